@@ -1,0 +1,95 @@
+"""What every Kelery command-line process does the same way: exit codes and shutdown.
+
+- :func:`run_main` runs a CLI's body and turns the errors a person can fix
+  (bad settings, an unreachable cluster) into one clear line on stderr and a
+  non-zero exit, instead of a traceback.
+- :class:`GracefulShutdown` turns the first SIGINT/SIGTERM into a flag the main
+  loop checks (so in-flight work is flushed and offsets committed); a second
+  signal exits at once, for when flushing hangs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+
+from kelery.common.errors import KeleryError, SettingsError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_main(body: Callable[[], int]) -> int:
+    """Run ``body`` and map Kelery's errors to exit codes: settings 2, others 1."""
+    try:
+        return body()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
+        return EXIT_USAGE
+    except KeleryError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+class GracefulShutdown:
+    """A context manager: SIGINT/SIGTERM set :attr:`event`; a second one exits now.
+
+    Use ``with GracefulShutdown() as stop: while not stop.requested: ...``.
+    Handlers are restored on exit. Only the main thread may install handlers;
+    elsewhere this is a plain flag that :meth:`request` sets.
+    """
+
+    def __init__(self, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)):
+        self.event = threading.Event()
+        self.signal_name: str | None = None
+        self._signals = signals
+        self._previous: dict[signal.Signals, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop was asked for."""
+        return self.event.is_set()
+
+    def request(self, reason: str = "requested") -> None:
+        """Ask the loop to stop, as a signal would."""
+        self.signal_name = self.signal_name or reason
+        self.event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until a stop is asked for or ``timeout`` passes; True if asked."""
+        return self.event.wait(timeout)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.event.is_set():
+            log.warning("second %s: exiting without cleanup", name)
+            os._exit(EXIT_INTERRUPTED)
+        log.info("%s received: finishing in-flight work (again to force)", name)
+        self.request(name)
+
+    def __enter__(self) -> GracefulShutdown:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self._signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+        self._previous.clear()
