@@ -1,3 +1,3 @@
-"""Run Kelery on one machine: a real local Apache Kafka, a fake Discord, the pytest plugin, kelery-dev."""
+"""Run Kelery on one machine: a real local Kafka, a fake Discord, the pytest plugin, kelery-dev."""
 
 __version__ = "0.1.0"
