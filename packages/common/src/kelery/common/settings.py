@@ -140,6 +140,90 @@ class LoggingSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
+DISCORD_API_DEFAULT = "https://discord.com/api/v10"
+FAKE_DISCORD_TOKEN = "kelery-fake-discord-token"  # noqa: S105 - a placeholder, not a secret
+
+
+class DiscordSettings(BaseSettings):
+    """How a bot reaches Discord: token, API base, announcement channel, channel allowlist.
+
+    ``DISCORD_API_BASE`` points the bots at another Discord (the devkit's fake one in
+    tests and the quickstart); only the real Discord needs a real ``DISCORD_TOKEN``,
+    so a missing token is an error at start exactly when the API base is the real one.
+    ``DISCORD_CHANNELS`` is the allowlist of channel ids (comma list); empty means all.
+    ``ANNOUNCEMENT_CHANNEL_ID`` keeps the seed's name (no ``DISCORD_`` prefix).
+    """
+
+    model_config = SettingsConfigDict(**_COMMON_CONFIG, env_prefix="DISCORD_")
+
+    token: SecretStr | None = None
+    api_base: str = Field(
+        default=DISCORD_API_DEFAULT,
+        description="REST API base, e.g. http://127.0.0.1:8700/api/v10 for the fake Discord.",
+    )
+    announcement_channel_id: int | None = Field(
+        default=None, gt=0, validation_alias="ANNOUNCEMENT_CHANNEL_ID"
+    )
+    channels: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Allowed channel ids, comma separated; empty = all."
+    )
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _parse_channels(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("channels")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        for channel in value:
+            if channel <= 0:
+                raise ValueError(f"{channel} is not a Discord channel id")
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("token")
+    @classmethod
+    def _non_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _token_for_real_discord(self) -> DiscordSettings:
+        if self.token is None and self.uses_real_discord:
+            raise ValueError(
+                "DISCORD_TOKEN is required to connect to Discord "
+                "(or set DISCORD_API_BASE to a fake Discord's URL)"
+            )
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Register the token with the log redactor even when this block is used alone."""
+        if self.token is not None:
+            register_secret(self.token.get_secret_value())
+
+    @property
+    def uses_real_discord(self) -> bool:
+        """True when the API base is discord.com (a real token is then required)."""
+        return self.api_base.startswith(("https://discord.com/", "https://discordapp.com/"))
+
+    def bot_token(self) -> str:
+        """The token to log in with: the configured one, or a placeholder for a fake Discord."""
+        return self.token.get_secret_value() if self.token is not None else FAKE_DISCORD_TOKEN
+
+    def allows(self, channel_id: int) -> bool:
+        """Whether the allowlist lets messages of ``channel_id`` through (empty = all)."""
+        return not self.channels or channel_id in self.channels
+
+
 class KeleryBaseSettings(BaseSettings):
     """The base every component's settings derive from.
 
@@ -188,7 +272,7 @@ def env_name(model: type[BaseSettings], field: str) -> str:
 
 def _model_named(title: str, root: type[BaseSettings]) -> type[BaseSettings]:
     """Find which settings class a ValidationError came from (nested blocks raise their own)."""
-    stack: list[type[BaseSettings]] = [root, KafkaSettings, LoggingSettings]
+    stack: list[type[BaseSettings]] = [root, KafkaSettings, LoggingSettings, DiscordSettings]
     while stack:
         candidate = stack.pop()
         if candidate.__name__ == title:
