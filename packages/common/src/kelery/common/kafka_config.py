@@ -20,6 +20,11 @@ ClientRole = Literal["producer", "consumer", "admin"]
 
 _SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret"})
 
+CALLBACK_KEYS = frozenset(
+    {"error_cb", "stats_cb", "throttle_cb", "oauth_cb", "on_delivery", "on_commit", "logger"}
+)
+"""confluent-kafka's Python-side config keys: passed through as named, never dotted."""
+
 
 def _common(kafka: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
@@ -68,7 +73,8 @@ def client_config(kafka: KafkaSettings, role: ClientRole, /, **overrides: Any) -
 
     ``overrides`` use librdkafka's dotted names written with underscores
     (``group_id="x"`` sets ``group.id``) or may be given as a mapping via
-    ``**{"group.id": "x"}``.
+    ``**{"group.id": "x"}``. confluent-kafka's callbacks (``error_cb``,
+    ``stats_cb``, ``logger``, …; see :data:`CALLBACK_KEYS`) keep their names.
     """
     config = _common(kafka)
     if role == "producer":
@@ -76,7 +82,8 @@ def client_config(kafka: KafkaSettings, role: ClientRole, /, **overrides: Any) -
     elif role == "consumer":
         config.update(_consumer(kafka))
     for key, value in overrides.items():
-        config[key if "." in key else key.replace("_", ".")] = value
+        dotted = key if "." in key or key in CALLBACK_KEYS else key.replace("_", ".")
+        config[dotted] = value
     config.update(kafka.extra)
     if role == "producer" and str(config.get("acks")) not in {"all", "-1"}:
         # librdkafka refuses idempotence without acks=all; honour an explicit weaker choice.
