@@ -112,7 +112,7 @@ def resolve_jars(
     if not (home / _MARKER).exists():
         with _locked(cache_root(env) / f"kafka-{kafka_version}.lock"):
             if not (home / _MARKER).exists():  # another process may have finished meanwhile
-                _fetch_with_maven(home, kafka_version, progress)
+                _fetch_with_maven(home, kafka_version, progress, env.get("PATH"))
     version = kafka_version_in(libs) or kafka_version
     return KafkaJars(libs=libs, version=version, source=f"Maven cache {libs}")
 
@@ -142,8 +142,10 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fetch_with_maven(home: Path, kafka_version: str, progress: Progress | None) -> None:
-    mvn = shutil.which("mvn")
+def _fetch_with_maven(
+    home: Path, kafka_version: str, progress: Progress | None, search_path: str | None
+) -> None:
+    mvn = shutil.which("mvn", path=search_path)
     if mvn is None:
         raise KafkaUnavailableError(missing_tool_message("mvn"))
     if progress:

@@ -1,0 +1,64 @@
+"""``kelery-dev``: run Kelery's pieces on one machine (a local Kafka now; more to come).
+
+Subcommands live in :mod:`kelery.devkit.commands`, one module each. Failures a person
+can fix (no Java, port taken, broker did not start) print one clear message and exit
+non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from kelery.devkit import __version__
+from kelery.devkit.commands import CommandError, register_all
+from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
+
+__all__ = ["build_parser", "main"]
+
+_USER_ERRORS = (CommandError, KafkaUnavailableError, BrokerStartError)
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the full ``kelery-dev`` parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kelery-dev",
+        description="Run Kelery on one machine: a real local Apache Kafka, and more.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log what happens (INFO level)"
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    register_all(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the chosen command, and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return handler(args)
+    except _USER_ERRORS as exc:
+        sys.stderr.write(f"kelery-dev: error: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
