@@ -6,9 +6,12 @@ checked is exactly what `uv.lock` pins.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -63,9 +66,79 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks, each side by side with its comparison; writes BENCHMARKS.md."""
+    """Run every packages/*/bench/bench_*.py against one broker; write BENCHMARKS.md.
+
+    Each script measures its subject and its comparison side by side in the same
+    run and writes a markdown fragment; this session only starts the broker,
+    runs them, and stitches the fragments under a header describing the machine.
+    Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``).
+    """
     _sync(session, "test")
-    session.run("python", "-m", "kelery.devkit.bench", *session.posargs)
+    scripts = sorted(ROOT.glob("packages/*/bench/bench_*.py"))
+    if session.posargs:
+        scripts = [s for s in scripts if any(arg in s.stem for arg in session.posargs)]
+    out_dir = Path(tempfile.mkdtemp(prefix="kelery-bench-"))
+    bootstrap = os.environ.get("KELERY_BENCH_KAFKA")
+    started = bootstrap is None
+    if bootstrap is None:
+        output = session.run(
+            "kelery-dev", "kafka", "up", "--detach", "--port", "0", "--heap", "1g", silent=True
+        )
+        match = re.search(r"127\.0\.0\.1:\d+", str(output))
+        if match is None:
+            session.error(f"could not read the broker address from: {output}")
+        bootstrap = match.group(0)
+    failed: list[str] = []
+    try:
+        for script in scripts:
+            try:
+                session.run(
+                    "python",
+                    str(script),
+                    "--out",
+                    str(out_dir / f"{script.stem}.md"),
+                    env={"KELERY_BENCH_KAFKA": bootstrap},
+                )
+            except nox.command.CommandFailed:
+                failed.append(script.stem)
+    finally:
+        if started:
+            session.run("kelery-dev", "kafka", "down", success_codes=[0, 1])
+    fragments = [
+        (out_dir / f"{script.stem}.md").read_text(encoding="utf-8")
+        for script in scripts
+        if (out_dir / f"{script.stem}.md").is_file()
+    ]
+    header = _bench_header(session, bootstrap)
+    (ROOT / "BENCHMARKS.md").write_text(header + "\n\n".join(fragments) + "\n", encoding="utf-8")
+    session.log("wrote BENCHMARKS.md (%d sections)", len(fragments))
+    if failed:
+        session.error(f"benchmark scripts failed: {', '.join(failed)}")
+
+
+def _bench_header(session: nox.Session, bootstrap: str) -> str:
+    """What the numbers below were measured on: date, CPU, memory, Python, broker."""
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        mem_kib = int(meminfo.read_text().split()[1])
+    python = str(session.run("python", "-VV", silent=True)).strip()
+    return (
+        "# Benchmarks\n\n"
+        "Written by `nox -s bench`; every figure below was measured in the run that wrote\n"
+        "this file, each beside its comparison, on the machine described here.\n\n"
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
+        f"- machine: {os.cpu_count()} cores ({cpu}), {mem_kib / 1024 / 1024:.1f} GiB memory\n"
+        f"- python: {python}\n"
+        f"- broker: Apache Kafka at {bootstrap} (version in each section)\n\n"
+    )
 
 
 @nox.session
