@@ -1,0 +1,70 @@
+from datetime import timedelta
+
+import pytest
+
+from kelery.common.errors import SettingsError
+from kelery.common.settings import load_settings
+from kelery.tasks.config import LEADER_SCHEDULER, celery_config
+from kelery.tasks.settings import TasksSettings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in ["CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "BEAT_SCHEDULE", "TASK_QUEUE"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
+
+
+def test_json_only_and_the_leader_scheduler() -> None:
+    config = celery_config(load_settings(TasksSettings))
+    assert config["accept_content"] == ["json"]
+    assert config["result_accept_content"] == ["json"]
+    assert config["task_serializer"] == config["result_serializer"] == "json"
+    assert config["beat_scheduler"] == LEADER_SCHEDULER
+    assert config["result_backend"] is None
+    assert config["worker_hijack_root_logger"] is False
+
+
+def test_default_schedule_is_hourly_digest_and_heartbeat() -> None:
+    schedule = celery_config(load_settings(TasksSettings))["beat_schedule"]
+    assert {entry["task"] for entry in schedule.values()} == {
+        "kelery.stats_digest",
+        "kelery.heartbeat",
+    }
+    assert all(entry["schedule"] == timedelta(hours=1) for entry in schedule.values())
+
+
+def test_schedule_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "BEAT_SCHEDULE", '{"tick": {"task": "kelery.ping", "every": 1, "queue": "q1"}}'
+    )
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "file:///tmp/results")
+    config = celery_config(load_settings(TasksSettings))
+    assert config["beat_schedule"] == {
+        "tick": {
+            "task": "kelery.ping",
+            "schedule": timedelta(seconds=1),
+            "args": [],
+            "options": {"queue": "q1"},
+        }
+    }
+    assert config["result_backend"] == "file:///tmp/results"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BEAT_SCHEDULE", "not json"),
+        ("BEAT_SCHEDULE", '{"x": {"task": "kelery.ping", "every": 0}}'),
+        ("ANNOUNCEMENT_CHANNEL_ID", "-4"),
+        ("REMIND_MAX", "0"),
+        ("BEAT_SESSION_TIMEOUT_MS", "10"),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings(TasksSettings)
