@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pytest
 
 from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
-from kelery.devkit.kafka.provider import choose_provider
+from kelery.devkit.kafka.provider import ProviderKind, choose_provider
 from kelery.devkit.topics import unique_topic_name
 
 if TYPE_CHECKING:
@@ -56,6 +56,24 @@ def pytest_report_header(config: pytest.Config) -> str:
         return f"kelery kafka: misconfigured: {exc}"
     where = f" {choice.bootstrap_servers}" if choice.bootstrap_servers else ""
     return f"kelery kafka: {choice.kind}{where} ({choice.reason}); started on first use"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fetch the broker's jars before any test runs, when a selected test needs a broker.
+
+    The first Maven download can take minutes; done here it does not count against the
+    first test's pytest-timeout. Failures are left for the fixture to report.
+    """
+    if not any("kafka_endpoint" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    try:
+        if choose_provider().kind is not ProviderKind.LOCAL:
+            return
+        from kelery.devkit.kafka.jars import resolve_jars  # noqa: PLC0415 - keep plugin light
+
+        resolve_jars(progress=lambda phrase: _announce(session.config, f"kelery kafka: {phrase}"))
+    except (KafkaUnavailableError, ValueError) as exc:
+        _LOG.debug("Jars not prefetched: %s", exc)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
