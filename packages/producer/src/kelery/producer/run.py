@@ -1,0 +1,216 @@
+"""The produce loop: hand records to librdkafka as fast as it takes them, check every report.
+
+- ``produce`` never blocks and never flushes per message; librdkafka batches.
+- ``poll(0)`` every few hundred records serves delivery reports (the
+  :class:`~kelery.common.delivery.DeliveryTracker` counts each one); a full local
+  queue (``BufferError``) is answered by polling until there is room, never by
+  dropping the record.
+- A stop request (Ctrl-C/SIGTERM, or a fatal producer error) ends the loop; what
+  is in flight is then flushed for at most the flush timeout. Anything still
+  unconfirmed after that is purged, which reports it as failed: nothing is
+  counted as sent that the broker did not acknowledge.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kelery.common.delivery import DeliveryTracker
+from kelery.common.runtime import GracefulShutdown
+from kelery.producer.envelope import Template
+from kelery.producer.messages import InvalidInput
+from kelery.producer.progress import NoProgress, ProgressDisplay, Snapshot
+from kelery.producer.rate import SteadyRate
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 256
+"""Records between two ``poll(0)`` calls when the rate is unlimited."""
+FULL_QUEUE_WAIT = 0.05
+"""Seconds to serve delivery reports when librdkafka's local queue is full."""
+DRAIN_SLICE = 0.2
+"""Longest single flush while draining, so progress keeps moving."""
+KEEP_ERRORS = 20
+
+
+class ErrorWatch:
+    """Serve as librdkafka's ``error_cb``: a fatal error stops the run; others are logged.
+
+    Built before the producer (which needs the callback) and handed to the loop,
+    so a fatal idempotence error ends production instead of failing every record.
+    """
+
+    def __init__(self, stop: GracefulShutdown) -> None:
+        self._stop = stop
+        self.fatal: list[str] = []
+
+    def __call__(self, error: KafkaError) -> None:
+        """Handle one client-level error."""
+        if error.fatal():
+            log.error("fatal producer error: %s", error.str())
+            self.fatal.append(f"fatal: {error.str()}")
+            self._stop.request(f"fatal producer error ({error.name()})")
+        else:
+            log.warning("kafka: %s", error.str())
+
+
+@dataclass
+class ProduceResult:
+    """What a run did; the CLI's exit status and summary come from this."""
+
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    rejected: int = 0
+    elapsed: float = 0.0
+    complete: bool = True
+    stopped_by: str | None = None
+    fatal: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        """Every message that was tried: accepted by librdkafka or refused by it."""
+        return self.delivered + self.failed
+
+    @property
+    def ok(self) -> bool:
+        """True when every message sent was delivered and every input line was valid."""
+        return self.failed == 0 and self.rejected == 0 and not self.fatal
+
+
+class ProduceLoop:
+    """One run of records through one producer, to one topic."""
+
+    def __init__(
+        self,
+        producer: Producer,
+        topic: str,
+        *,
+        tracker: DeliveryTracker,
+        stop: GracefulShutdown,
+        flush_timeout: float,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+        progress: ProgressDisplay | None = None,
+        errors: ErrorWatch | None = None,
+        invalid_input: InvalidInput | None = None,
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._tracker = tracker
+        self._stop = stop
+        self._flush_timeout = flush_timeout
+        self._headers = headers or None
+        self._progress = progress or NoProgress()
+        self._errors = errors
+        self._local_failures = 0
+        self._local_errors: list[str] = []
+        self._produced = 0
+        self._started: float | None = None
+        self._invalid = invalid_input or InvalidInput()
+
+    def _record_local(self, message: str) -> None:
+        if len(self._local_errors) < KEEP_ERRORS:
+            self._local_errors.append(message)
+
+    def snapshot(self) -> Snapshot:
+        """The counters now (also what the progress display shows)."""
+        started = self._started
+        return Snapshot(
+            produced=self._produced,
+            delivered=self._tracker.delivered,
+            failed=self._tracker.failed + self._local_failures,
+            rejected=self._invalid.count,
+            elapsed=0.0 if started is None else time.perf_counter() - started,
+        )
+
+    def run(
+        self, items: Iterator[Template | None], limiter: SteadyRate | None = None
+    ) -> ProduceResult:
+        """Produce every item (``None`` means "no input yet": serve callbacks and look again)."""
+        try:
+            complete = self._produce(items, limiter)
+            self._drain()
+        finally:
+            self._progress.close()
+        final = self.snapshot()
+        fatal = self._errors.fatal if self._errors else []
+        return ProduceResult(
+            produced=final.produced,
+            delivered=final.delivered,
+            failed=final.failed,
+            rejected=final.rejected,
+            elapsed=final.elapsed,
+            complete=complete,
+            stopped_by=self._stop.signal_name,
+            fatal=bool(self._errors and self._errors.fatal),
+            errors=(fatal + self._local_errors + self._tracker.errors)[:KEEP_ERRORS],
+        )
+
+    def _produce(self, items: Iterator[Template | None], limiter: SteadyRate | None) -> bool:
+        """The hot loop; returns False when it stopped before the input ended."""
+        produce = self._producer.produce
+        poll = self._producer.poll
+        topic, headers, tracker = self._topic, self._headers, self._tracker
+        stopped = self._stop.event.is_set
+        report_every = 1 if limiter is not None else POLL_EVERY
+        for item in items:
+            if item is None:
+                poll(0)
+                self._progress.update(self.snapshot())
+                if stopped():
+                    return False
+                continue
+            if limiter is not None:
+                if not limiter.wait(poll, stopped):
+                    return False
+            elif stopped():
+                return False
+            value = item.build()
+            if self._started is None:
+                self._started = time.perf_counter()
+            while True:
+                try:
+                    produce(topic, value, item.key, on_delivery=tracker, headers=headers)
+                except BufferError:
+                    # librdkafka's queue is full: serve reports until there is room.
+                    poll(FULL_QUEUE_WAIT)
+                    if stopped():
+                        return False
+                    continue
+                except KafkaException as exc:
+                    self._local_failures += 1
+                    self._record_local(f"{topic}: {exc.args[0].str() if exc.args else exc}")
+                    log.error("produce to %s refused: %s", topic, exc)  # noqa: TRY400 - expected
+                else:
+                    self._produced += 1
+                break
+            if self._produced % report_every == 0:
+                poll(0)
+                self._progress.update(self.snapshot())
+        return True
+
+    def _drain(self) -> None:
+        """Wait for in-flight records; purge (so they count as failed) what is left at timeout."""
+        deadline = time.monotonic() + self._flush_timeout
+        while len(self._producer) > 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._producer.flush(min(left, DRAIN_SLICE))
+            self._progress.update(self.snapshot())
+        left_over = len(self._producer)
+        if left_over:
+            log.error(
+                "%d messages not confirmed within %g s (PRODUCER_FLUSH_TIMEOUT); giving up on them",
+                left_over,
+                self._flush_timeout,
+            )
+            self._producer.purge()
+            self._producer.poll(0)  # serve the purge reports, so the tracker counts them
+            self._producer.flush(0)
