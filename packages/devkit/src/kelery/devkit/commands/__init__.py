@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sys
 from typing import Any
 
 __all__ = ["CommandError", "register_all"]
@@ -26,7 +27,13 @@ def register_all(subparsers: argparse._SubParsersAction[Any]) -> None:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        try:
+            module = importlib.import_module(f"{__name__}.{info.name}")
+        except ImportError as exc:
+            # One broken command (say, a missing optional dependency) must not take
+            # `kelery-dev kafka` down with it; say so and carry on.
+            sys.stderr.write(f"kelery-dev: command {info.name!r} unavailable: {exc}\n")
+            continue
         register = getattr(module, "register", None)
         if callable(register):
             register(subparsers)
