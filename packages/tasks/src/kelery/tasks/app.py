@@ -23,33 +23,23 @@ from kelery.common.errors import SettingsError
 from kelery.common.logging import setup_logging
 from kelery.common.runtime import EXIT_USAGE
 from kelery.common.settings import load_settings
-from kelery.tasks import chat, periodic
-from kelery.tasks.config import celery_config
-from kelery.tasks.context import KeleryApp, TasksContext
+from kelery.tasks.context import KeleryApp
+from kelery.tasks.factory import create_app
 from kelery.tasks.settings import TasksSettings
 
-TASK_MODULES = (chat, periodic)  # imported here so every app instance knows the tasks
 
-
-def create_app(settings: TasksSettings) -> KeleryApp:
-    """A Kelery Celery app configured from ``settings``."""
-    app = KeleryApp("kelery", context=TasksContext(settings), set_as_current=False)
-    app.config_from_object(celery_config(settings))
-    return app
-
-
-def _load() -> TasksSettings:
-    """Settings from the environment; on error one clear line and exit status 2."""
+def _load_app() -> KeleryApp:
+    """The app from the environment's settings; on a bad setting one clear line, exit 2."""
     try:
-        return load_settings(TasksSettings)
+        return create_app(load_settings(TasksSettings))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - the worker's own voice
         raise SystemExit(EXIT_USAGE) from None
 
 
-settings = _load()
-app = create_app(settings)
+app = _load_app()
 app.set_current()
+settings = app.kelery.settings
 
 
 @signals.setup_logging.connect

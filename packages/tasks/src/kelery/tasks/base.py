@@ -30,6 +30,7 @@ class ChatTask(Task):  # type: ignore[type-arg]
 
     speaks: ClassVar[bool] = True
     throws = (ChatInputError,)  # a person's mistake: logged without a traceback
+    typing = False  # ``reply_to`` is accepted by every task, though no body declares it
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the body without ``reply_to`` (it stays in ``self.request.kwargs``)."""
