@@ -68,3 +68,11 @@ def test_bad_settings_name_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=name):
         load_settings(TasksSettings)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("600", 600), ("90.5", 90.5), ("P2D", 172800)])
+def test_remind_max_in_seconds_or_iso(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("REMIND_MAX", value)
+    assert load_settings(TasksSettings).remind_max == timedelta(seconds=seconds)

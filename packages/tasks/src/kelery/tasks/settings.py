@@ -114,6 +114,13 @@ class TasksSettings(KeleryBaseSettings):
                 raise ValueError(f"not JSON ({exc})") from None
         return value
 
+    @field_validator("remind_max", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("remind_max")
     @classmethod
     def _positive_delay(cls, value: timedelta) -> timedelta:
