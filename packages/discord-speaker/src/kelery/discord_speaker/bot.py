@@ -1,9 +1,9 @@
 """The nextcord side: log in, hold a gateway session, and run the speaker beside it.
 
 Discord wants a bot to have connected to the gateway before it may post, so the
-speaker starts consuming only once the gateway is READY; the posts themselves go
+speaker starts consuming only once the gateway session is READY; the posts themselves go
 through the client's HTTP session (see :mod:`kelery.discord_speaker.poster`).
-The client is built with no intents and with application-command rollout
+The client asks for the guilds intent only, with application-command rollout
 switched off: the speaker owns no commands, and a rollout could otherwise
 delete commands another bot of the same application registered.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from kelery.common.errors import KeleryError
 from kelery.discord_speaker._nextcord import Route, nextcord
@@ -29,9 +30,13 @@ class DiscordLoginError(KeleryError):
 
 
 def make_client() -> nextcord.Client:
-    """A client that only posts: no intents, no application-command rollout."""
+    """A client that only posts: the guilds intent alone, no application-command rollout.
+
+    ``guilds`` (not privileged) lets READY complete as soon as the guilds arrive;
+    without it nextcord waits out its guild timeout and warns about state.
+    """
     return nextcord.Client(
-        intents=nextcord.Intents.none(),
+        intents=nextcord.Intents(guilds=True),
         lazy_load_commands=False,
         rollout_associate_known=False,
         rollout_delete_unknown=False,
@@ -40,7 +45,7 @@ def make_client() -> nextcord.Client:
     )
 
 
-async def _first(*tasks: asyncio.Task[object]) -> None:
+async def _first(*tasks: asyncio.Future[Any]) -> None:
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
 
 
@@ -56,10 +61,12 @@ async def run_speaker_bot(settings: SpeakerSettings, stop: asyncio.Event) -> Spe
         except (nextcord.LoginFailure, nextcord.HTTPException, OSError) as exc:
             raise DiscordLoginError(f"cannot log in to {settings.discord.api_base}: {exc}") from exc
         log.info("logged in to %s as %s", settings.discord.api_base, client.user)
+        # "connect" is dispatched on READY: the session exists. Waiting for nextcord's
+        # own "ready" would add its guild_ready_timeout (2 s) for guild caches we never use.
+        connected = asyncio.ensure_future(client.wait_for("connect"))
         gateway = asyncio.create_task(client.connect(reconnect=True))
-        ready = asyncio.create_task(client.wait_until_ready())
-        await _first(gateway, ready, stopper)
-        ready.cancel()
+        await _first(gateway, connected, stopper)
+        connected.cancel()
         if gateway.done():
             why = _why(gateway)
             raise DiscordLoginError(f"the Discord gateway session ended before READY: {why}")
