@@ -1,0 +1,140 @@
+"""Celery on Kafka: a kombu transport that fixes kombu's experimental one.
+
+Features
+========
+* Type: Virtual (kombu's virtual transport, driven by consumer threads)
+* Supports Direct: Yes (a queue is a topic with N partitions)
+* Supports Topic: Yes (broadcast, matched per process)
+* Supports Fanout: Yes (broadcast topics: pidbox, events, ``celery inspect``,
+  ``celery control``, ``celery events``, Flower)
+* Supports Priority: No. Kafka has no message priority; ``priority`` is carried
+  as a property but does not change the order of delivery.
+* Supports TTL: No. Kafka has no per-message expiry; topics keep records for the
+  topic's ``retention.ms``. (Celery's own ``expires`` on a task still works: the
+  worker discards an expired task when it receives it.)
+
+Selecting it
+============
+kombu 5.7 maps ``kafka://`` and ``confluentkafka://`` to *its own* transport, so
+ours is selected explicitly and can never be replaced silently:
+
+- the URL scheme ``kelery+kafka://`` names the kombu alias ``kelery``, which only
+  exists once this package is imported; without the import kombu fails with
+  ``No such transport: kelery`` instead of picking another transport;
+- ``broker_transport = "kelery.tasks.transport:Transport"`` selects it by class
+  path even for a ``kafka://`` URL.
+
+:func:`celery_config` returns both (and the options) for a Celery app::
+
+    app.conf.update(celery_config(load_settings(KafkaSettings), partitions=12))
+
+Connection string
+=================
+``kelery+kafka://HOST:PORT[,HOST:PORT...]`` (``kafka://`` with ``broker_transport``
+works too). The URL only lists brokers; credentials in the URL are refused.
+Security (SASL/SSL), client id, acks and any librdkafka setting come from
+kelery-common's ``KafkaSettings`` (``KAFKA_*`` environment, or the
+``kafka_settings`` option); every client config is built by
+``kelery.common.kafka_config.client_config``: idempotent producer with
+``acks=all``, consumers that never auto-commit.
+
+Transport options (``broker_transport_options``)
+================================================
+* ``kafka_settings``: a ``KafkaSettings``; default: read ``KAFKA_*`` from the environment.
+* ``topic_prefix`` (``""``): prepended to every topic name (queues, broadcasts, DLQs).
+* ``group_id`` (``"kelery-workers"``): the consumer group all workers share.
+* ``partitions`` (``12``): partitions of a queue topic this transport creates.
+* ``replication_factor`` (``-1``, the broker's default) and ``topic_config`` (``{}``).
+* ``confirm_publish`` (``False``): wait for the broker's acknowledgement in every
+  publish; ``confirm_timeout`` (``30``) bounds the wait.
+* ``poll_timeout`` (``0.1`` s): the consumer thread's blocking poll (the longest a
+  commit or shutdown waits; a record wakes it at once).
+* ``commit_interval`` (``0.2`` s): how often acked offsets are committed.
+* ``max_buffered`` (``1000``): records fetched ahead per channel before pausing.
+* ``connect_timeout`` (``10`` s; kombu's ``connect_timeout`` wins), ``close_timeout`` (``10`` s).
+* ``producer_config``, ``consumer_config``, ``admin_config``: librdkafka overrides,
+  passed to ``client_config``.
+
+How kombu maps onto Kafka
+=========================
+* Queue ``q`` is the topic ``<prefix>q`` (created with ``partitions``); all
+  workers read it in one consumer group, so they share its partitions.
+* A record's value is the body exactly as serialised; headers and properties
+  are Kafka headers (:mod:`kelery.tasks.transport.records`,
+  ``docs/kafka-transport.md``).
+* Publishing never flushes; delivery reports arrive through callbacks. A message
+  the broker finally refuses raises :class:`PublishError` in the next publish on
+  the channel, or in the same publish with ``confirm_publish=True``.
+* Acks commit, per partition, the offset below which every record is acked;
+  commits also happen on revoke and close. Unacked records are redelivered
+  after a crash or rebalance (at-least-once: a task may run twice, none is lost).
+* ``reject(requeue=False)`` sends the record to ``<topic>.dlq`` with
+  kelery-common's DLQ headers; ``reject(requeue=True)`` appends a copy to the
+  topic. A record without ``content-type`` is dead-lettered before Celery sees it.
+* Fanout and topic exchanges, and direct publishes whose binding is in another
+  process (remote-control replies), go to ``<prefix>kelery.broadcast.<exchange>``
+  (one partition, one hour retention); every process reads the broadcast topics
+  its queues are bound to, from the moment of binding, without a group.
+
+Limits
+======
+* No priority and no per-message TTL (see above); ``queue_purge`` does nothing
+  (a topic keeps its records) and ``message_count`` of a queue is reported as 0.
+* Ordering holds per partition only.
+* Broadcast queues are in memory: a process gets broadcasts published after it
+  bound its queue, not earlier ones, and loses what it held when it stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.transport import TRANSPORT_ALIASES
+
+from kelery.common.errors import SettingsError
+from kelery.common.settings import KafkaSettings
+from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
+from kelery.tasks.transport.options import TransportOptions, load_options
+from kelery.tasks.transport.transport import Transport
+
+TRANSPORT_PATH = "kelery.tasks.transport:Transport"
+SCHEME = "kelery+kafka"
+
+TRANSPORT_ALIASES.setdefault("kelery", TRANSPORT_PATH)
+
+__all__ = [
+    "SCHEME",
+    "TRANSPORT_PATH",
+    "BrokerUnavailableError",
+    "PublishError",
+    "Transport",
+    "TransportOptions",
+    "broker_url",
+    "celery_config",
+]
+
+
+def broker_url(kafka: KafkaSettings) -> str:
+    """``kelery+kafka://h1:9092,h2:9092`` for ``kafka``'s brokers."""
+    return f"{SCHEME}://{','.join(kafka.bootstrap_servers)}"
+
+
+def celery_config(kafka: KafkaSettings, **options: Any) -> dict[str, Any]:
+    """The Celery settings that put an app on this transport.
+
+    Returns ``broker_url``, ``broker_transport`` and ``broker_transport_options``
+    (``options`` validated now, so a typo fails at start naming the option, plus
+    ``kafka_settings=kafka``).
+    """
+    unknown = sorted(set(options) - set(TransportOptions.model_fields))
+    if unknown:
+        raise SettingsError(f"unknown Kafka transport option(s): {', '.join(unknown)}")
+    validated = load_options({**options, "kafka_settings": kafka})
+    return {
+        "broker_url": broker_url(kafka),
+        "broker_transport": TRANSPORT_PATH,
+        "broker_transport_options": {
+            **validated.model_dump(exclude_defaults=True, exclude={"kafka_settings"}),
+            "kafka_settings": kafka,
+        },
+    }

@@ -1,0 +1,178 @@
+"""Broadcast exchanges on Kafka: one topic per exchange, read by every process.
+
+Fanout and topic exchanges (Celery's pidbox and events), and direct publishes
+whose binding lives in another process (remote-control replies), cannot use a
+consumer group: every bound queue, in every process, must see each message. So
+such a publish goes to the exchange's broadcast topic with its routing key in a
+header, and each process runs one :class:`BroadcastHub`: a consumer thread
+without a group that reads the broadcast topics its queues are bound to and
+fans each record out to the matching local queues, in memory.
+
+A queue bound to a broadcast topic receives what was published from the moment
+it was bound: the hub notes the topic's end offsets at bind time (a synchronous
+watermark query, so a reply published right after the request is never
+missed) and drops older records for that queue. Broadcast queues are therefore
+transient, like RabbitMQ's auto-delete queues that Celery uses for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from kelery.tasks.transport.records import EXCHANGE, ROUTING_KEY
+
+log = logging.getLogger(__name__)
+
+
+def _header(record: Message, name: str) -> str:
+    for key, value in record.headers() or ():
+        if key == name and value is not None:
+            return bytes(value).decode("utf-8", errors="replace")
+    return ""
+
+
+class BroadcastHub:
+    """A group-less consumer thread fanning broadcast records out to local queues."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        wake: threading.Event,
+        match: Callable[[str, str], set[str]],
+        poll_timeout: float,
+        watermark_timeout: float,
+    ) -> None:
+        self._consumer = Consumer(config)
+        self._wake = wake
+        self._match = match
+        self._poll_timeout = poll_timeout
+        self._watermark_timeout = watermark_timeout
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Message]] = {}
+        self._starts: dict[str, dict[tuple[str, int], int]] = {}
+        self._assigned: set[tuple[str, int]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="kelery-kafka-broadcast", daemon=True
+        )
+        self._thread.start()
+
+    def bind(self, queue: str, topic: str) -> None:
+        """Feed ``queue`` from ``topic`` starting now (its current end offsets)."""
+        partitions = self._partitions(topic)
+        starts: dict[tuple[str, int], int] = {}
+        new: list[TopicPartition] = []
+        for partition in partitions:
+            high = self._high_watermark(topic, partition)
+            starts[(topic, partition)] = high
+            if (topic, partition) not in self._assigned:
+                new.append(TopicPartition(topic, partition, high))
+        with self._lock:
+            self._queues.setdefault(queue, deque())
+            self._starts.setdefault(queue, {}).update(starts)
+            self._assigned.update((tp.topic, tp.partition) for tp in new)
+        if new:
+            self._consumer.incremental_assign(new)
+
+    def forget(self, queue: str) -> None:
+        """Stop feeding ``queue`` and drop what it holds."""
+        with self._lock:
+            self._queues.pop(queue, None)
+            self._starts.pop(queue, None)
+
+    def pop(self, queue: str) -> Message | None:
+        """The next record for ``queue``, or None."""
+        items = self._queues.get(queue)
+        if not items:
+            return None
+        try:
+            return items.popleft()
+        except IndexError:
+            return None
+
+    def push_front(self, queue: str, record: Message) -> None:
+        """Put a record back (a requeued broadcast message)."""
+        with self._lock:
+            items = self._queues.get(queue)
+            if items is not None:
+                items.appendleft(record)
+        self._wake.set()
+
+    def size(self, queue: str) -> int:
+        """Records waiting in ``queue``."""
+        return len(self._queues.get(queue) or ())
+
+    def has(self, queue: str) -> bool:
+        """True if ``queue`` is fed by this hub."""
+        return queue in self._queues
+
+    def close(self, timeout: float) -> None:
+        """Stop the thread and close the consumer."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _partitions(self, topic: str) -> list[int]:
+        deadline = time.monotonic() + self._watermark_timeout
+        while True:
+            metadata = self._consumer.list_topics(topic, timeout=self._watermark_timeout)
+            info = metadata.topics.get(topic)
+            if info is not None and info.error is None and info.partitions:
+                return sorted(info.partitions)
+            if time.monotonic() > deadline:
+                raise KafkaException(f"broadcast topic {topic!r} is not available")
+            time.sleep(0.05)
+
+    def _high_watermark(self, topic: str, partition: int) -> int:
+        deadline = time.monotonic() + self._watermark_timeout
+        while True:
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=self._watermark_timeout, cached=False
+                )
+                return int(high)
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self._assigned:
+                    self._stop.wait(self._poll_timeout)
+                    continue
+                record = self._consumer.poll(self._poll_timeout)
+                if record is None:
+                    continue
+                error = record.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("broadcast consumer error: %s", error.str())
+                    continue
+                self._dispatch(record)
+        except Exception:
+            log.exception("broadcast consumer thread failed")
+        finally:
+            self._consumer.close()
+
+    def _dispatch(self, record: Message) -> None:
+        key = (record.topic() or "", record.partition() or 0)
+        offset = record.offset() or 0
+        targets = self._match(_header(record, EXCHANGE), _header(record, ROUTING_KEY))
+        delivered = False
+        with self._lock:
+            for queue in targets:
+                start = self._starts.get(queue, {}).get(key)
+                if start is not None and offset >= start and queue in self._queues:
+                    self._queues[queue].append(record)
+                    delivered = True
+        if delivered:
+            self._wake.set()

@@ -1,0 +1,225 @@
+"""The consumer thread of one channel: a group member that reads every queue topic.
+
+One Kafka consumer per channel, subscribed to the topics of all queues the
+channel consumes, in the consumer group all workers share, so Kafka spreads the
+partitions over the workers. It runs in its own thread so that
+
+- the worker wakes on the first record (a short blocking ``poll`` here, a
+  ``threading.Event`` to the worker's ``drain_events``), with no idle sleep;
+- the consumer stays in its group while a solo-pool worker runs a long task
+  (``max.poll.interval.ms`` is honoured by this thread, not by Celery's loop);
+- every Kafka call on the consumer (poll, commit, pause, rebalance callbacks)
+  happens on one thread.
+
+Records are buffered ahead of Celery up to ``max_buffered``; above that the
+thread pauses its partitions and keeps polling (so the group still sees it
+alive). Offsets are committed per partition from the :class:`AckTracker`: only
+below the lowest record not yet acked, every ``commit_interval``, on revoke and
+on close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from kelery.tasks.transport.acks import AckTracker, Position, TopicPartitionKey
+
+log = logging.getLogger(__name__)
+
+Buffered = tuple[Message, Position]
+
+
+def _offsets(offsets: dict[TopicPartitionKey, int]) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()
+    ]
+
+
+class GroupReader:
+    """A consumer thread feeding a bounded buffer; see the module docstring."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        wake: threading.Event,
+        poll_timeout: float,
+        commit_interval: float,
+        max_buffered: int,
+        on_idle: Callable[[], None] | None = None,
+        name: str = "kelery-kafka-reader",
+    ) -> None:
+        self.tracker = AckTracker()
+        self._config = config
+        self._wake = wake
+        self._poll_timeout = poll_timeout
+        self._commit_interval = commit_interval
+        self._max_buffered = max_buffered
+        self._on_idle = on_idle
+        self._buffer: deque[Buffered] = deque()
+        self._buffer_lock = threading.Lock()
+        self._topics: tuple[str, ...] = ()
+        self._subscribed: tuple[str, ...] | None = None
+        self._stop = threading.Event()
+        self._paused = False
+        self._last_commit = 0.0
+        self._error: BaseException | None = None
+        self._consumer = Consumer(config)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # -- main-thread API ------------------------------------------------------------
+    def set_topics(self, topics: Sequence[str]) -> None:
+        """Subscribe to exactly ``topics`` (applied by the thread on its next turn)."""
+        self._topics = tuple(sorted(set(topics)))
+
+    def pop(self) -> Buffered | None:
+        """The next buffered record and its position, or None."""
+        with self._buffer_lock:
+            return self._buffer.popleft() if self._buffer else None
+
+    def pop_for(self, topic: str) -> Buffered | None:
+        """The next buffered record of ``topic`` (for ``basic_get``), or None."""
+        with self._buffer_lock:
+            for item in self._buffer:
+                if item[0].topic() == topic:
+                    self._buffer.remove(item)
+                    return item
+        return None
+
+    def ack(self, position: Position) -> None:
+        """Mark a record done; it is committed on the thread's next turn."""
+        self.tracker.acked(position)
+
+    def close(self, timeout: float) -> None:
+        """Stop the thread: final commit, leave the group, join."""
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("Kafka consumer thread did not stop within %.1fs", timeout)
+
+    # -- the thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        consumer = self._consumer
+        try:
+            while not self._stop.is_set():
+                self._apply_subscription()
+                self._flow_control()
+                if self._subscribed:
+                    self._fetch()
+                else:
+                    self._stop.wait(self._poll_timeout)
+                if self._on_idle is not None:
+                    self._on_idle()
+                self._commit(asynchronous=True)
+        except BaseException as exc:
+            log.exception("Kafka consumer thread failed")
+            self._error = exc
+        finally:
+            try:
+                self._commit(asynchronous=False, force=True)
+            except KafkaException as exc:
+                log.warning("final commit failed: %s", exc)
+            consumer.close()  # revokes: on_revoke commits what is acked
+
+    def _apply_subscription(self) -> None:
+        topics = self._topics
+        if topics == self._subscribed:
+            return
+        if topics:
+            self._consumer.subscribe(
+                list(topics),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+        else:
+            self._consumer.unsubscribe()
+        self._subscribed = topics
+
+    def _flow_control(self) -> None:
+        size = len(self._buffer)
+        if not self._paused and size >= self._max_buffered:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+        elif self._paused and size <= self._max_buffered // 2:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+
+    def _fetch(self) -> None:
+        consumer = self._consumer
+        first = consumer.poll(self._poll_timeout)
+        if first is None:
+            return
+        batch = [first]
+        if not self._paused:
+            batch.extend(consumer.consume(num_messages=500, timeout=0))
+        accepted = []
+        for record in batch:
+            error = record.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("Kafka consumer error: %s", error.str())
+                    if error.fatal():
+                        raise KafkaException(error)
+                continue
+            position = self.tracker.delivered(
+                record.topic() or "", record.partition() or 0, record.offset() or 0
+            )
+            if position is not None:
+                accepted.append((record, position))
+        if accepted:
+            with self._buffer_lock:
+                self._buffer.extend(accepted)
+            self._wake.set()
+
+    def _commit(self, *, asynchronous: bool, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_commit < self._commit_interval:
+            return
+        due = self.tracker.due()
+        if not due:
+            return
+        self._last_commit = now
+        try:
+            self._consumer.commit(offsets=_offsets(due), asynchronous=asynchronous)
+        except KafkaException as exc:
+            log.warning("offset commit failed (will retry): %s", exc)
+            return
+        self.tracker.committed(due)
+
+    def _purge(self, keys: set[TopicPartitionKey]) -> None:
+        with self._buffer_lock:
+            kept = [item for item in self._buffer if (item[1].topic, item[1].partition) not in keys]
+            self._buffer.clear()
+            self._buffer.extend(kept)
+
+    # -- rebalance callbacks (run inside poll, on this thread) ------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.tracker.assign((tp.topic, tp.partition) for tp in partitions)
+        self._paused = False
+        log.info("assigned %d partition(s)", len(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        final = self.tracker.revoke(keys)
+        self._purge(keys)
+        if final:
+            try:
+                consumer.commit(offsets=_offsets(final), asynchronous=False)
+            except KafkaException as exc:
+                log.warning("commit on revoke failed: %s", exc)
+        log.info("revoked %d partition(s)", len(partitions))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = {(tp.topic, tp.partition) for tp in partitions}
+        self.tracker.revoke(keys)
+        self._purge(keys)
+        log.warning("lost %d partition(s); their unacked records will be redelivered", len(keys))

@@ -1,0 +1,71 @@
+"""One idempotent producer per process and Kafka config, shared by every channel.
+
+librdkafka producers are thread-safe and expensive (threads per broker), and
+Celery opens many connections (pool, events, pidbox), so the transport keeps one
+per distinct client config per process. Publishing never flushes: ``produce`` is
+queued and ``poll(0)`` serves delivery reports; callers that need the broker's
+word wait on :func:`wait_delivered`. A child process forked by Celery's prefork
+pool must not touch its parent's librdkafka threads, so the cache is keyed by pid
+and inherited handles are left alone (kept referenced so they are never
+destroyed in the child).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import Producer
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_producers: dict[tuple[int, str], Producer] = {}
+_inherited: list[Producer] = []
+
+
+def _forget_after_fork() -> None:
+    """In a forked child: drop the parent's producers without destroying them."""
+    _inherited.extend(_producers.values())
+    _producers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def shared_producer(config: dict[str, Any]) -> Producer:
+    """The process's producer for ``config`` (created on first use)."""
+    key = (os.getpid(), json.dumps(config, sort_keys=True, default=str))
+    with _lock:
+        producer = _producers.get(key)
+        if producer is None:
+            producer = Producer(config)
+            _producers[key] = producer
+        return producer
+
+
+def produce(producer: Producer, topic: str, **kwargs: Any) -> None:
+    """``produce`` that waits for room when librdkafka's local queue is full, never drops."""
+    while True:
+        try:
+            producer.produce(topic, **kwargs)
+        except BufferError:
+            producer.poll(0.05)
+        else:
+            producer.poll(0)
+            return
+
+
+def wait_delivered(producer: Producer, done: threading.Event, timeout: float) -> bool:
+    """Serve delivery reports until ``done`` is set or ``timeout`` passes; True if done."""
+    deadline = time.monotonic() + timeout
+    while not done.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        producer.poll(min(remaining, 0.05))
+    return True

@@ -1,0 +1,146 @@
+"""How a kombu message becomes a Kafka record and back: the record contract.
+
+The record's **value is the message body exactly as Celery (kombu) serialised it**
+(JSON text for Celery's default, bytes for other serializers), so any Kafka tool
+sees the task payload unchanged. Everything else travels as Kafka headers:
+
+==========================  ===============================================  =========
+Kafka header                holds                                            encoding
+==========================  ===============================================  =========
+``content-type``            kombu content type (``application/json``)        UTF-8
+``content-encoding``        kombu content encoding (``utf-8``, ``binary``)   UTF-8
+any other name              one kombu message header (Celery's ``task``,     JSON
+                            ``id``, ``retries``, ``eta``...), same name
+``kombu-property-<name>``   one kombu property (``correlation_id``,          JSON
+                            ``reply_to``, ``delivery_mode``, ``priority``)
+``kombu-exchange``          exchange it was published to (absent: ``""``)    UTF-8
+``kombu-routing-key``       routing key (absent: the queue's name)           UTF-8
+``kombu-redelivered``       ``true`` on a requeued copy                      UTF-8
+==========================  ===============================================  =========
+
+Header names starting with ``kombu-`` or ``kelery-`` are the transport's own and
+never become kombu headers (so a dead-letter copy's ``kelery-error`` stays out of
+Celery's way). A header value that is not valid JSON is taken as UTF-8 text, so a
+hand-written producer may send ``task: kelery.ping`` as plain bytes; ``task`` and
+``id`` must then not look like JSON numbers. See ``docs/kafka-transport.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+CONTENT_TYPE = "content-type"
+CONTENT_ENCODING = "content-encoding"
+PROPERTY_PREFIX = "kombu-property-"
+EXCHANGE = "kombu-exchange"
+ROUTING_KEY = "kombu-routing-key"
+REDELIVERED = "kombu-redelivered"
+_RESERVED_PREFIXES = ("kombu-", "kelery-")
+_TRANSIENT_PROPERTIES = frozenset({"delivery_tag", "delivery_info", "body_encoding"})
+
+KafkaHeaders = list[tuple[str, bytes]]
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def body_bytes(body: Any, encoding: str | None) -> bytes:
+    """The record value: kombu's serialised body as bytes (str bodies encoded as declared)."""
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    text = str(body)
+    codec = encoding if encoding and encoding not in {"binary", "ascii-8bit"} else "utf-8"
+    return text.encode(codec)
+
+
+def encode_record(
+    message: Mapping[str, Any], *, exchange: str, routing_key: str, redelivered: bool = False
+) -> tuple[bytes, KafkaHeaders]:
+    """``(value, headers)`` of the record that carries kombu ``message``."""
+    headers: KafkaHeaders = []
+    content_type = message.get("content-type")
+    content_encoding = message.get("content-encoding")
+    if content_type:
+        headers.append((CONTENT_TYPE, str(content_type).encode()))
+    if content_encoding:
+        headers.append((CONTENT_ENCODING, str(content_encoding).encode()))
+    for name, value in (message.get("headers") or {}).items():
+        if name.startswith(_RESERVED_PREFIXES) or name in {CONTENT_TYPE, CONTENT_ENCODING}:
+            raise ValueError(f"message header {name!r} uses a name the Kafka transport reserves")
+        headers.append((name, _json(value)))
+    for name, value in (message.get("properties") or {}).items():
+        if name not in _TRANSIENT_PROPERTIES and value is not None:
+            headers.append((PROPERTY_PREFIX + name, _json(value)))
+    if exchange:
+        headers.append((EXCHANGE, exchange.encode()))
+    headers.append((ROUTING_KEY, routing_key.encode()))
+    if redelivered:
+        headers.append((REDELIVERED, b"true"))
+    return body_bytes(message.get("body"), content_encoding), headers
+
+
+def _decode_value(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def decode_record(
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]] | None,
+    *,
+    queue: str,
+    delivery_tag: Any,
+) -> dict[str, Any]:
+    """The kombu virtual-transport payload for a record read from ``queue``'s topic.
+
+    Raises ValueError when the record lacks ``content-type`` (kombu could not decode
+    its body): the caller dead-letters it instead of handing Celery garbage.
+    """
+    content_type: str | None = None
+    content_encoding: str | None = None
+    exchange = ""
+    routing_key = queue
+    redelivered = False
+    message_headers: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    for name, raw in headers or ():
+        if name == CONTENT_TYPE:
+            content_type = (raw or b"").decode("utf-8", errors="replace")
+        elif name == CONTENT_ENCODING:
+            content_encoding = (raw or b"").decode("utf-8", errors="replace")
+        elif name.startswith(PROPERTY_PREFIX):
+            properties[name[len(PROPERTY_PREFIX) :]] = _decode_value(raw)
+        elif name == EXCHANGE:
+            exchange = (raw or b"").decode("utf-8", errors="replace")
+        elif name == ROUTING_KEY:
+            routing_key = (raw or b"").decode("utf-8", errors="replace")
+        elif name == REDELIVERED:
+            redelivered = raw == b"true"
+        elif not name.startswith(_RESERVED_PREFIXES):
+            message_headers[name] = _decode_value(raw)
+    if not content_type:
+        raise ValueError("record has no content-type header (see the Kafka transport contract)")
+    properties.update(
+        delivery_tag=delivery_tag,
+        body_encoding=None,
+        delivery_info={"exchange": exchange, "routing_key": routing_key},
+    )
+    return {
+        "body": value or b"",
+        "content-type": content_type,
+        "content-encoding": content_encoding or "utf-8",
+        "headers": message_headers,
+        "properties": properties,
+        "redelivered": redelivered,
+    }

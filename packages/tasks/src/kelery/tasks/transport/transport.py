@@ -1,0 +1,274 @@
+"""The kombu Transport: one per kombu Connection, owning clients, topics and the wait.
+
+It validates the options, builds every librdkafka config through kelery-common's
+``client_config``, creates topics with ``ensure_topics`` (cached per process),
+owns the process's broadcast hub, and implements ``drain_events`` as a wait on
+an event the consumer threads set, so a record is handed to Celery as soon as it
+arrives (no ``polling_interval`` sleep, no 5-second blocking poll).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from kombu.transport import virtual
+from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
+
+from kelery.common.kafka_config import client_config
+from kelery.common.topics import TopicSpec, ensure_topics
+from kelery.tasks.transport.broadcast import BroadcastHub
+from kelery.tasks.transport.channel import Channel
+from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
+from kelery.tasks.transport.group_reader import GroupReader
+from kelery.tasks.transport.options import check_topic_name, kafka_settings_for, load_options
+from kelery.tasks.transport.producer import shared_producer
+
+log = logging.getLogger(__name__)
+
+BROADCAST_TOPIC_FORMAT = "{prefix}kelery.broadcast.{exchange}"
+BROADCAST_RETENTION_MS = str(60 * 60 * 1000)
+
+_known_topics: set[tuple[int, str, str]] = set()
+_known_lock = threading.Lock()
+
+
+class Transport(virtual.Transport):  # type: ignore[misc]
+    """Celery/kombu on Kafka; see :mod:`kelery.tasks.transport` for features and options."""
+
+    Channel = Channel
+    can_parse_url = True
+    default_port = 9092
+    driver_type = "kafka"
+    driver_name = "kelery-kafka"
+    polling_interval = None
+    implements = virtual.Transport.implements.extend(
+        asynchronous=False,
+        exchange_type=frozenset(["direct", "topic", "fanout"]),
+        heartbeats=False,
+    )
+    connection_errors = (BrokerUnavailableError, KafkaException)
+    channel_errors = (PublishError,)
+    recoverable_connection_errors = (BrokerUnavailableError,)
+    recoverable_channel_errors = ()
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.options = load_options(dict(client.transport_options or {}))
+        self.url = str(client.hostname or "")
+        self.kafka = kafka_settings_for(self.url, self.options)
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._admin: AdminClient | None = None
+        self._hub: BroadcastHub | None = None
+        self._transient: set[str] = set()
+        self._broadcast_queues: set[str] = set()
+        self._exchange_types = {name: cls(None) for name, cls in STANDARD_EXCHANGE_TYPES.items()}
+        self._channel_cursor = 0
+
+    # -- kombu hooks ------------------------------------------------------------------
+    def driver_version(self) -> str:
+        """The confluent-kafka version."""
+        import confluent_kafka  # noqa: PLC0415
+
+        return str(confluent_kafka.version()[0])
+
+    def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:  # noqa: FBT001, FBT002 - kombu's signature
+        """The broker URL (it never holds credentials)."""
+        servers = ",".join(self.kafka.bootstrap_servers)
+        return f"kelery+kafka://{servers}"
+
+    def establish_connection(self) -> Any:
+        """Check that a broker answers, then hand kombu the transport."""
+        timeout = self._connect_timeout()
+        try:
+            self.admin.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise BrokerUnavailableError(
+                f"no Kafka broker of {self.kafka.bootstrap} answered within {timeout}s: {exc}"
+            ) from exc
+        return super().establish_connection()
+
+    def close_connection(self, connection: Any) -> None:
+        """Close channels (committing offsets) and stop the broadcast hub."""
+        super().close_connection(connection)
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close(self.options.close_timeout)
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        """Deliver one waiting record; wait for one (up to ``timeout``) when none is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._wake.clear()
+            channels = list(self.channels)
+            count = len(channels)
+            for index in range(count):
+                channel = channels[(self._channel_cursor + index) % count]
+                if channel.deliver_one():
+                    self._channel_cursor = (self._channel_cursor + index + 1) % max(count, 1)
+                    return
+            if deadline is None:
+                self._wake.wait()
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout
+            self._wake.wait(remaining)
+
+    def deliver(self, payload: dict[str, Any], queue: str) -> None:
+        """Hand a payload to the consumer callback of ``queue``."""
+        self._deliver(payload, queue)
+
+    def wake(self) -> None:
+        """Make a waiting ``drain_events`` look again (a record arrived or capacity freed)."""
+        self._wake.set()
+
+    # -- clients ----------------------------------------------------------------------
+    def _connect_timeout(self) -> float:
+        timeout = getattr(self.client, "connect_timeout", None)
+        return float(timeout) if timeout else self.options.connect_timeout
+
+    @property
+    def admin(self) -> AdminClient:
+        """The admin client of this connection."""
+        if self._admin is None:
+            self._admin = AdminClient(
+                client_config(self.kafka, "admin", **self.options.admin_config)
+            )
+        return self._admin
+
+    @property
+    def producer(self) -> Any:
+        """The process's shared idempotent producer for these settings."""
+        return shared_producer(
+            client_config(self.kafka, "producer", **self.options.producer_config)
+        )
+
+    def new_group_reader(self) -> GroupReader:
+        """A consumer thread in the shared group, for one channel."""
+        config = client_config(
+            self.kafka,
+            "consumer",
+            **{"group.id": self.options.group_id, **self.options.consumer_config},
+        )
+        return GroupReader(
+            config,
+            wake=self._wake,
+            poll_timeout=self.options.poll_timeout,
+            commit_interval=self.options.commit_interval,
+            max_buffered=self.options.max_buffered,
+            on_idle=self._serve_deliveries,
+        )
+
+    def _serve_deliveries(self) -> None:
+        self.producer.poll(0)
+
+    @property
+    def has_hub(self) -> bool:
+        """True once some queue is fed from a broadcast topic."""
+        return self._hub is not None
+
+    @property
+    def hub(self) -> BroadcastHub:
+        """The process's broadcast reader (started on first use)."""
+        with self._lock:
+            if self._hub is None:
+                config = client_config(
+                    self.kafka,
+                    "consumer",
+                    **{
+                        **self.options.consumer_config,
+                        "group.id": f"kelery-broadcast-{uuid.uuid4().hex}",
+                        "auto.offset.reset": "latest",
+                        "enable.auto.offset.store": False,
+                    },
+                )
+                self._hub = BroadcastHub(
+                    config,
+                    wake=self._wake,
+                    match=self._match_broadcast,
+                    poll_timeout=self.options.poll_timeout,
+                    watermark_timeout=self._connect_timeout(),
+                )
+            return self._hub
+
+    # -- topics and queues ------------------------------------------------------------
+    def queue_topic_name(self, queue: str) -> str:
+        """The topic that holds ``queue``'s messages."""
+        return check_topic_name(self.options.topic_prefix + queue)
+
+    def queue_topic(self, queue: str) -> str:
+        """``queue``'s topic, created (with ``partitions``) if missing."""
+        return self.ensure_topic(self.queue_topic_name(queue), partitions=self.options.partitions)
+
+    def broadcast_topic(self, exchange: str) -> str:
+        """The broadcast topic of ``exchange``, created (one partition) if missing."""
+        name = BROADCAST_TOPIC_FORMAT.format(prefix=self.options.topic_prefix, exchange=exchange)
+        return self.ensure_topic(
+            check_topic_name(name), partitions=1, config={"retention.ms": BROADCAST_RETENTION_MS}
+        )
+
+    def ensure_topic(
+        self, topic: str, *, partitions: int, config: dict[str, str] | None = None
+    ) -> str:
+        """Create ``topic`` unless this process already knows it exists."""
+        key = (os.getpid(), self.kafka.bootstrap, topic)
+        if key in _known_topics:
+            return topic
+        spec = TopicSpec(
+            topic,
+            partitions=partitions,
+            replication_factor=self.options.replication_factor,
+            config={**self.options.topic_config, **(config or {})},
+        )
+        ensure_topics(self.admin, [spec], timeout=self._connect_timeout())
+        with _known_lock:
+            _known_topics.add(key)
+        return topic
+
+    def topic_exists(self, topic: str) -> bool:
+        """True if the cluster has ``topic``."""
+        return topic in self.admin.list_topics(timeout=self._connect_timeout()).topics
+
+    def mark_transient(self, queue: str) -> None:
+        """``queue`` is auto-delete/exclusive: it lives in memory, fed by broadcasts."""
+        self._transient.add(queue)
+
+    def is_transient(self, queue: str) -> bool:
+        """True for auto-delete/exclusive queues."""
+        return queue in self._transient
+
+    def is_broadcast_queue(self, queue: str) -> bool:
+        """True if ``queue`` is fed by the broadcast hub rather than a queue topic."""
+        return queue in self._broadcast_queues or queue in self._transient
+
+    def bind_broadcast(self, queue: str, exchange: str) -> None:
+        """Feed ``queue`` from ``exchange``'s broadcast topic from now on."""
+        self._broadcast_queues.add(queue)
+        self.hub.bind(queue, self.broadcast_topic(exchange))
+
+    def forget_queue(self, queue: str) -> None:
+        """Forget a deleted queue (its topic, if any, is left alone)."""
+        self._broadcast_queues.discard(queue)
+        self._transient.discard(queue)
+        if self._hub is not None:
+            self._hub.forget(queue)
+
+    def _match_broadcast(self, exchange: str, routing_key: str) -> set[str]:
+        """Local queues bound to ``exchange`` that ``routing_key`` reaches (any thread)."""
+        meta = self.state.exchanges.get(exchange)
+        if meta is None:
+            return set()
+        kind = self._exchange_types.get(meta.get("type") or "direct")
+        if kind is None:
+            return set()
+        table = list(meta.get("table") or ())
+        return set(kind.lookup(table, exchange, routing_key, None))
