@@ -106,10 +106,12 @@ class TasksStack:
         return started
 
     def start_worker(self, name: str = "w1") -> CeleryProcess:
+        # prefork with one child: the producer must be made after the fork.
         return self._start(
             name,
             "worker",
-            "--pool=solo",
+            "--pool=prefork",
+            "--concurrency=1",
             f"--hostname={name}@%h",
             "--without-mingle",
             "--without-gossip",

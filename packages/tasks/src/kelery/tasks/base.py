@@ -12,15 +12,17 @@ announcement channel. A task that has nothing to say sets ``speaks = False``.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from billiard.einfo import ExceptionInfo
 from celery import Task
 
 from kelery.common.contracts import REPLY_TO_KWARG
 from kelery.tasks.context import context_of
 from kelery.tasks.errors import ChatInputError
 from kelery.tasks.replies import error_message, reply_to_from, success_message
+
+if TYPE_CHECKING:
+    from billiard.einfo import ExceptionInfo
 
 log = logging.getLogger(__name__)
 
