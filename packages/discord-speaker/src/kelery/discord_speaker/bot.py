@@ -29,6 +29,11 @@ class DiscordLoginError(KeleryError):
     """Discord did not accept the token, or could not be reached to log in."""
 
 
+def _not_about_voice(record: logging.LogRecord) -> bool:
+    """Drop nextcord's start-up warning that voice needs PyNaCl: the speaker has no voice."""
+    return "PyNaCl" not in record.getMessage()
+
+
 def make_client() -> nextcord.Client:
     """A client that only posts: the guilds intent alone, no application-command rollout.
 
@@ -52,6 +57,7 @@ async def _first(*tasks: asyncio.Future[Any]) -> None:
 async def run_speaker_bot(settings: SpeakerSettings, stop: asyncio.Event) -> SpeakerStats:
     """Log in, wait for the gateway, speak until ``stop`` is set; close everything after."""
     Route.BASE = settings.discord.api_base
+    logging.getLogger("nextcord.client").addFilter(_not_about_voice)
     client = make_client()
     gateway: asyncio.Task[None] | None = None
     stopper = asyncio.create_task(stop.wait())

@@ -97,7 +97,13 @@ class Speaker:
     async def run(self) -> None:
         """Run until ``stop`` is set; raises SpeakerFatalError if it cannot go on."""
         kafka = self.settings.kafka
-        await asyncio.to_thread(ensure_topics, kafka, [self._topic, self._dlq_topic])
+        try:
+            await asyncio.to_thread(ensure_topics, kafka, [self._topic, self._dlq_topic])
+        except KafkaException as exc:
+            raise SpeakerFatalError(
+                f"cannot prepare topics {self._topic} and {self._dlq_topic} on "
+                f"{kafka.bootstrap} (KAFKA_BOOTSTRAP_SERVERS): {exc}"
+            ) from exc
         overrides: dict[str, Any] = {"group.id": self.settings.group_id}
         if self.settings.instance_id is not None:
             overrides["group.instance.id"] = self.settings.instance_id
