@@ -2,7 +2,8 @@
 
 The speaker runs as ``python -m kelery.discord_speaker`` (exactly what the CLI
 runs), against the session's real Kafka (``kafka`` fixture of the devkit plugin,
-which honours ``KELERY_TEST_KAFKA``) and a fresh fake Discord per test. Every
+which honours ``KELERY_TEST_KAFKA``) and a fresh fake Discord per test (the
+devkit's ``fake_discord`` fixture). Every
 process started here is stopped in teardown.
 """
 
@@ -21,16 +22,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kelery.common.schemas import SpeakMessage
-from kelery.devkit.fake_discord import FakeDiscord, running_fake_discord
+from kelery.devkit.fake_discord import FakeDiscord
 
 STOP_TIMEOUT_S = 30.0
-
-
-@pytest.fixture
-def fake_discord() -> Iterator[FakeDiscord]:
-    """A fresh fake Discord for one test (the devkit plugin's fixture, until it is registered)."""
-    with running_fake_discord() as fake:
-        yield fake
 
 
 @dataclass

@@ -68,3 +68,19 @@ def test_429_delays_posts_but_loses_none(speaker_world) -> None:
     assert speaker.stop() == 0, speaker.log()
     assert len(fake.posts("general")) == 3
     assert speaker_world.committed() == 3
+
+
+def test_gateway_drop_does_not_stop_the_speaker(speaker_world) -> None:
+    fake = speaker_world.fake
+    general = fake.channel_id("general")
+    speaker_world.produce(SpeakMessage(content="before", channel_id=general))
+    speaker = speaker_world.start()
+    fake.wait_for_posts("general", 1)
+
+    fake.drop_gateway()
+    fake.wait_for_gateway("resume", 1)
+    speaker_world.produce(SpeakMessage(content="after", channel_id=general))
+    posts = fake.wait_for_posts("general", 2)
+
+    assert [p.content for p in posts] == ["before", "after"]
+    assert speaker.stop() == 0, speaker.log()
