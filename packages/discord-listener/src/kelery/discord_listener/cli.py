@@ -1,0 +1,112 @@
+"""``kelery-discord-listener``: forward Discord messages to the commands topic.
+
+Against real Discord it needs ``DISCORD_TOKEN``; against the devkit's fake one,
+``DISCORD_API_BASE=http://127.0.0.1:PORT/api/v10`` (or ``--api-base``) is enough.
+The first SIGINT/SIGTERM stops it cleanly (the gateway is closed, then whatever
+waits for Kafka is flushed for up to ``LISTENER_FLUSH_TIMEOUT`` seconds); a
+second one exits at once. Exit status: 0 after a clean stop, 1 when messages
+could not be delivered or Discord refused the login, 2 for bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+
+from kelery.common.logging import setup_logging
+from kelery.common.runtime import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    GracefulShutdown,
+    run_main,
+)
+from kelery.common.settings import load_settings
+from kelery.discord_listener import __version__
+from kelery.discord_listener.bot import run_listener_bot
+from kelery.discord_listener.settings import ListenerSettings
+
+log = logging.getLogger("kelery.discord_listener")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; settings themselves come from the environment and ``.env``."""
+    parser = argparse.ArgumentParser(
+        prog="kelery-discord-listener",
+        description=(
+            "Forward the messages people write in Discord channels to the Kafka commands "
+            "topic, as ChatMessages keyed by channel id. Configured through the environment "
+            "(or a .env file): KAFKA_BOOTSTRAP_SERVERS, COMMANDS_TOPIC, DISCORD_TOKEN, "
+            "DISCORD_API_BASE, DISCORD_CHANNELS (allowlist, empty = all), "
+            "ANNOUNCEMENT_CHANNEL_ID, LISTENER_ANNOUNCE, LISTENER_OVERFLOW_LIMIT, "
+            "LISTENER_FLUSH_TIMEOUT."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--topic", help="commands topic to produce to (default: $COMMANDS_TOPIC)")
+    parser.add_argument(
+        "--api-base", help="Discord REST API base URL, e.g. a fake Discord's (default: real)"
+    )
+    parser.add_argument(
+        "--announce",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="post the start-up announcement to ANNOUNCEMENT_CHANNEL_ID ($LISTENER_ANNOUNCE)",
+    )
+    level = parser.add_mutually_exclusive_group()
+    level.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    level.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> ListenerSettings:
+    if args.api_base:
+        os.environ["DISCORD_API_BASE"] = args.api_base
+    overrides: dict[str, object] = {}
+    if args.topic:
+        overrides["commands_topic"] = args.topic
+    if args.announce is not None:
+        overrides["listener_announce"] = args.announce
+    return load_settings(ListenerSettings, **overrides)
+
+
+async def _serve(settings: ListenerSettings, shutdown: GracefulShutdown) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if shutdown.requested:
+            log.warning("second %s: exiting without flushing", sig.name)
+            os._exit(EXIT_INTERRUPTED)
+        log.info("%s received: closing the gateway, then flushing to Kafka", sig.name)
+        shutdown.request(sig.name)
+        stop.set()
+
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        stats = await run_listener_bot(settings, stop)
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+    return EXIT_FAILURE if stats.undeliverable else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kelery-discord-listener``."""
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        settings = _load(args)
+        level = "DEBUG" if args.verbose else "WARNING" if args.quiet else None
+        setup_logging(settings.log, level=level)
+        shutdown = GracefulShutdown(signals=())
+        return asyncio.run(_serve(settings, shutdown))
+
+    return run_main(body)
