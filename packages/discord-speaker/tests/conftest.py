@@ -106,11 +106,11 @@ class SpeakerWorld:
             producer.produce(self.topic, value=value, key=b"k")
         assert producer.flush(30) == 0
 
-    def committed(self) -> int:
-        """The group's committed offset on partition 0 (-1001 when none)."""
+    def committed(self, partition: int = 0) -> int:
+        """The group's committed offset on ``partition`` (-1001 when none)."""
         consumer = Consumer({"bootstrap.servers": self.kafka, "group.id": self.group_id})
         try:
-            (tp,) = consumer.committed([TopicPartition(self.topic, 0)], timeout=30)
+            (tp,) = consumer.committed([TopicPartition(self.topic, partition)], timeout=30)
             return int(tp.offset)
         finally:
             consumer.close()

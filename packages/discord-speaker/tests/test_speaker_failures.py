@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -73,3 +74,47 @@ def test_kill_9_between_post_and_commit_then_restart_leaves_one_post(speaker_wor
     assert restarted.stop() == 0, restarted.log()
     assert [p.content for p in fake.posts("general")] == ["exactly once", "after the restart"]
     assert speaker_world.committed() == 2
+
+
+def test_a_second_speaker_joining_the_group_loses_and_repeats_nothing(
+    speaker_world, kafka_admin
+) -> None:
+    from confluent_kafka.admin import NewTopic
+
+    kafka_admin.create_topics([NewTopic(speaker_world.topic, 2, 1)])[speaker_world.topic].result(30)
+    fake = speaker_world.fake
+    general = fake.channel_id("general")
+    producer = speaker_world.producer()
+
+    def produce(label: str) -> None:
+        for partition in (0, 1):
+            message = SpeakMessage(content=f"{label} p{partition}", channel_id=general)
+            producer.produce(speaker_world.topic, message.to_json_bytes(), partition=partition)
+        assert producer.flush(30) == 0
+
+    produce("first")
+    first = speaker_world.start()
+    fake.wait_for_posts("general", 2)  # the first speaker owns both partitions
+
+    second = speaker_world.start()  # joining revokes the first speaker's partitions
+    _wait_until_both_have_a_partition(kafka_admin, speaker_world.group_id)
+    produce("second")
+    fake.wait_for_posts("general", 4)
+
+    assert first.stop() == 0, first.log()
+    assert second.stop() == 0, second.log()
+    contents = sorted(p.content for p in fake.posts("general"))
+    assert contents == ["first p0", "first p1", "second p0", "second p1"]
+    assert "revoked partitions [0, 1] (posted offsets committed)" in first.log()
+    assert "Traceback" not in first.log() + second.log()
+    assert {speaker_world.committed(partition) for partition in (0, 1)} == {2}
+
+
+def _wait_until_both_have_a_partition(admin, group_id: str) -> None:
+    for _ in range(300):
+        (group,) = admin.describe_consumer_groups([group_id]).values()
+        members = group.result(30).members
+        if len(members) == 2 and all(m.assignment.topic_partitions for m in members):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"group {group_id} never spread over two speakers")

@@ -112,7 +112,9 @@ class Speaker:
         self._consumer = consumer
         self._producer = Producer(client_config(kafka, "producer"))
         try:
-            await consumer.subscribe([self._topic], on_revoke=self._on_revoke)
+            await consumer.subscribe(
+                [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
             log.info("speaking from %s (group %s)", self._topic, self.settings.group_id)
             await self._loop(consumer)
         finally:
@@ -258,6 +260,14 @@ class Speaker:
         for key in keys:
             self._done.pop(key, None)
 
+    async def _on_assign(self, _consumer: AIOConsumer, partitions: list[TopicPartition]) -> None:
+        """Log which partitions this speaker now posts from."""
+        log.info("assigned partitions %s", sorted(p.partition for p in partitions))
+
     async def _on_revoke(self, _consumer: AIOConsumer, partitions: list[TopicPartition]) -> None:
         """Commit what was posted from partitions this speaker is about to lose."""
         await self._commit_done(synchronous=True, only={(p.topic, p.partition) for p in partitions})
+        log.info(
+            "revoked partitions %s (posted offsets committed)",
+            sorted(p.partition for p in partitions),
+        )
