@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.aio import AIOConsumer
 
 from kelery.common.dlq import dead_letter, dlq_topic_for
@@ -39,6 +40,8 @@ from kelery.discord_speaker.posts import PlannedPost, UndeliverableError, plan_p
 from kelery.discord_speaker.settings import SpeakerSettings
 
 log = logging.getLogger(__name__)
+_librdkafka_log = logging.getLogger("kelery.discord_speaker.librdkafka")
+"""librdkafka's own messages, through logging (and its secret redaction) instead of stderr."""
 
 STAGE = "speaker"
 FIRST_RETRY_SECONDS = 0.5
@@ -97,20 +100,21 @@ class Speaker:
     async def run(self) -> None:
         """Run until ``stop`` is set; raises SpeakerFatalError if it cannot go on."""
         kafka = self.settings.kafka
+        admin = AdminClient(client_config(kafka, "admin", logger=_librdkafka_log))
         try:
-            await asyncio.to_thread(ensure_topics, kafka, [self._topic, self._dlq_topic])
+            await asyncio.to_thread(ensure_topics, admin, [self._topic, self._dlq_topic])
         except KafkaException as exc:
             raise SpeakerFatalError(
                 f"cannot prepare topics {self._topic} and {self._dlq_topic} on "
                 f"{kafka.bootstrap} (KAFKA_BOOTSTRAP_SERVERS): {exc}"
             ) from exc
-        overrides: dict[str, Any] = {"group.id": self.settings.group_id}
+        overrides: dict[str, Any] = {"group.id": self.settings.group_id, "logger": _librdkafka_log}
         if self.settings.instance_id is not None:
             overrides["group.instance.id"] = self.settings.instance_id
         # Two workers: a rebalance callback commits from inside a running poll.
         consumer = AIOConsumer(client_config(kafka, "consumer", **overrides), max_workers=2)
         self._consumer = consumer
-        self._producer = Producer(client_config(kafka, "producer"))
+        self._producer = Producer(client_config(kafka, "producer", logger=_librdkafka_log))
         try:
             await consumer.subscribe(
                 [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke
