@@ -35,13 +35,6 @@ def test_bad_setting_exits_2_naming_the_variable(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_missing_broker_url_exits_2_unless_dry_run(tmp_path: Path) -> None:
-    cli = ConsumerCli(base_env(), tmp_path, [])
-    result = cli.run()
-    assert result.returncode == 2
-    assert "CELERY_BROKER_URL" in result.stderr
-
-
 def test_bad_routing_file_exits_2_and_show_routes_prints_the_table(tmp_path: Path) -> None:
     routes = tmp_path / "routes.toml"
     routes.write_text('[commands]\nweather = "app.weather"\nremind = false\n', encoding="utf-8")

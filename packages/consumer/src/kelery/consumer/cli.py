@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from kombu.utils.url import maybe_sanitize_url
 
 from kelery.common.dlq import dlq_topic_for
-from kelery.common.errors import KeleryError, SettingsError
+from kelery.common.errors import KeleryError
 from kelery.common.kafka_config import client_config
 from kelery.common.logging import setup_logging
 from kelery.common.runtime import EXIT_OK, GracefulShutdown, run_main
@@ -26,7 +26,13 @@ from kelery.common.settings import KafkaSettings, load_settings
 from kelery.common.topics import ensure_topics
 from kelery.consumer import __version__
 from kelery.consumer.decide import Decider
-from kelery.consumer.dispatch import Dispatcher, DryRunDispatcher, LiveDispatcher, make_celery_app
+from kelery.consumer.dispatch import (
+    Dispatcher,
+    DryRunDispatcher,
+    LiveDispatcher,
+    celery_broker_config,
+    make_celery_app,
+)
 from kelery.consumer.loop import ConsumeLoop, LoopOptions
 from kelery.consumer.metrics import ConsumerStats, serve_metrics
 from kelery.consumer.routing import RoutingTable
@@ -164,14 +170,14 @@ def _make_dispatcher(
 ) -> Dispatcher:
     if dry_run:
         return DryRunDispatcher(stats, sys.stdout)
-    if settings.celery_broker_url is None:
-        raise SettingsError(
-            "invalid settings:\n  CELERY_BROKER_URL: required to publish tasks "
-            "(or run with --dry-run)"
-        )
-    url = settings.celery_broker_url.get_secret_value()
-    log.info("publishing tasks to %s", maybe_sanitize_url(url))
-    app = make_celery_app(url, settings.celery_broker_transport_options)
+    url = settings.celery_broker_url
+    config = celery_broker_config(
+        url.get_secret_value() if url is not None else None,
+        settings.celery_broker_transport_options,
+        settings.kafka,
+    )
+    log.info("publishing tasks to %s", maybe_sanitize_url(config["broker_url"]))
+    app = make_celery_app(config)
     producer = Producer(client_config(settings.kafka, "producer"))
     return LiveDispatcher(app, producer, settings.speak_topic, stats)
 

@@ -14,8 +14,10 @@ loop stops without committing past it, so a restart handles it again).
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -23,7 +25,8 @@ from celery import Celery
 from confluent_kafka import KafkaError, Message, Producer
 
 from kelery.common.dlq import dead_letter
-from kelery.common.errors import KeleryError
+from kelery.common.errors import KeleryError, SettingsError
+from kelery.common.settings import KafkaSettings
 from kelery.consumer.decide import DeadLetter, Decision, Ignore, Reply, SendTask
 from kelery.consumer.metrics import ConsumerStats
 
@@ -33,6 +36,7 @@ Done = Callable[[], None]
 
 DLQ_STAGE = "consumer"
 _CONFIRMING_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
+KELERY_KAFKA_SCHEME = "kelery+kafka"
 
 
 class PublishError(KeleryError):
@@ -57,18 +61,56 @@ class Dispatcher(Protocol):
         """Release connections."""
 
 
-def make_celery_app(broker_url: str, transport_options: Mapping[str, Any]) -> Celery:
-    """A Celery app used only to publish tasks: no worker, no result backend needed."""
+def celery_broker_config(
+    broker_url: str | None, transport_options: Mapping[str, Any], kafka: KafkaSettings
+) -> dict[str, Any]:
+    """``broker_url``, ``broker_transport(_options)`` for publishing, from settings.
+
+    No URL means Kelery's Kafka transport on the same cluster (as kelery-tasks
+    does), which needs the ``kafka-broker`` extra (kelery-tasks). Publisher
+    confirms are switched on wherever the transport has them, because a task
+    counts as handed on (and its record may be committed) only once the broker
+    accepted it.
+    """
     options = dict(transport_options)
-    if urlsplit(broker_url).scheme in _CONFIRMING_SCHEMES:
+    scheme = urlsplit(broker_url).scheme if broker_url else KELERY_KAFKA_SCHEME
+    if scheme in _CONFIRMING_SCHEMES:
         options.setdefault("confirm_publish", True)
-    app = Celery("kelery-consumer", broker=broker_url, set_as_current=False)
+    if broker_url is not None and not scheme.startswith("kelery+"):
+        return {"broker_url": broker_url, "broker_transport_options": options}
+    transport = _kafka_transport()
+    options.setdefault("confirm_publish", True)
+    if broker_url is None:
+        config: dict[str, Any] = transport.celery_config(kafka, **options)
+        return config
+    return {
+        "broker_url": broker_url,
+        "broker_transport": transport.TRANSPORT_PATH,
+        "broker_transport_options": {**options, "kafka_settings": kafka},
+    }
+
+
+def _kafka_transport() -> ModuleType:
+    """Import kelery-tasks' Kafka transport, or say which setting or extra is missing."""
+    try:
+        return importlib.import_module("kelery.tasks.transport")
+    except ImportError as exc:
+        raise SettingsError(
+            "invalid settings:\n  CELERY_BROKER_URL: unset or kelery+kafka:// needs Kelery's "
+            "Kafka transport, which is not installed (pip install 'kelery-consumer[kafka-broker]'"
+            f"), or set a URL of another Celery broker ({exc})"
+        ) from exc
+
+
+def make_celery_app(config: Mapping[str, Any]) -> Celery:
+    """A Celery app used only to publish tasks: no worker, no result backend needed."""
+    app = Celery("kelery-consumer", set_as_current=False)
     app.conf.update(
-        broker_transport_options=options,
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         accept_content=["json"],
         task_create_missing_queues=True,
+        **config,
     )
     return app
 

@@ -1,0 +1,62 @@
+"""Which Celery broker the consumer publishes to, and with publisher confirms where possible."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from kelery.common.errors import SettingsError
+from kelery.common.settings import KafkaSettings
+from kelery.consumer.dispatch import celery_broker_config, make_celery_app
+
+KAFKA = KafkaSettings(bootstrap_servers=["k1:9092", "k2:9092"])
+
+
+def test_a_plain_url_is_used_as_given() -> None:
+    config = celery_broker_config("filesystem://", {"data_folder_in": "/x"}, KAFKA)
+    assert config == {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {"data_folder_in": "/x"},
+    }
+
+
+def test_amqp_gets_publisher_confirms_unless_told_otherwise() -> None:
+    assert celery_broker_config("amqp://h//", {}, KAFKA)["broker_transport_options"] == {
+        "confirm_publish": True
+    }
+    off = celery_broker_config("amqp://h//", {"confirm_publish": False}, KAFKA)
+    assert off["broker_transport_options"] == {"confirm_publish": False}
+
+
+def test_no_url_means_kelerys_kafka_transport_with_confirms() -> None:
+    config = celery_broker_config(None, {"topic_prefix": "t."}, KAFKA)
+    assert config["broker_url"] == "kelery+kafka://k1:9092,k2:9092"
+    assert config["broker_transport"] == "kelery.tasks.transport:Transport"
+    options = config["broker_transport_options"]
+    assert options["confirm_publish"] is True
+    assert options["topic_prefix"] == "t."
+    assert options["kafka_settings"] is KAFKA
+
+
+def test_a_kelery_kafka_url_selects_the_transport_explicitly() -> None:
+    config = celery_broker_config("kelery+kafka://k1:9092", {}, KAFKA)
+    assert config["broker_transport"] == "kelery.tasks.transport:Transport"
+    assert config["broker_transport_options"]["confirm_publish"] is True
+    app = make_celery_app(config)
+    assert app.conf.broker_transport == "kelery.tasks.transport:Transport"
+
+
+def test_unknown_kafka_transport_option_fails_at_start() -> None:
+    with pytest.raises(SettingsError, match="colour"):
+        celery_broker_config(None, {"colour": "red"}, KAFKA)
+
+
+def test_without_kelery_tasks_the_error_names_the_setting_and_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "kelery.tasks.transport", None)  # import now fails
+    with pytest.raises(SettingsError) as info:
+        celery_broker_config(None, {}, KAFKA)
+    assert "CELERY_BROKER_URL" in str(info.value)
+    assert "kelery-consumer[kafka-broker]" in str(info.value)
