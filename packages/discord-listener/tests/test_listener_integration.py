@@ -9,6 +9,7 @@ from confluent_kafka import Message
 
 from kelery.common.schemas import decode_chat_message
 from kelery.devkit.fake_discord import FakeDiscord
+from kelery.devkit.pytest_plugin import TopicFactory
 
 from .conftest import listener_settings, running_listener
 
@@ -24,7 +25,7 @@ def _has(content: str) -> Any:
 
 
 async def test_forwards_people_in_allowed_channels_only(
-    kafka: str, topic_factory: Any, fake_discord: FakeDiscord, topic_reader: Any
+    kafka: str, topic_factory: TopicFactory, fake_discord: FakeDiscord, topic_reader: Any
 ) -> None:
     topic = topic_factory(1)
     general, random_ = fake_discord.channel_id("general"), fake_discord.channel_id("random")
@@ -63,7 +64,7 @@ async def test_forwards_people_in_allowed_channels_only(
 
 
 async def test_keeps_forwarding_after_the_gateway_drops(
-    kafka: str, topic_factory: Any, fake_discord: FakeDiscord, topic_reader: Any
+    kafka: str, topic_factory: TopicFactory, fake_discord: FakeDiscord, topic_reader: Any
 ) -> None:
     topic = topic_factory(1)
     settings = listener_settings(kafka, topic, fake_discord)
