@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from kelery.common.logging import setup_logging
 from kelery.common.runtime import EXIT_INTERRUPTED, EXIT_OK, GracefulShutdown, run_main
-from kelery.common.settings import load_settings
+from kelery.common.settings import DiscordSettings, load_settings
 from kelery.discord_speaker import __version__
 from kelery.discord_speaker.bot import run_speaker_bot
 from kelery.discord_speaker.settings import SpeakerSettings
@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> SpeakerSettings:
-    if args.api_base:
-        os.environ["DISCORD_API_BASE"] = args.api_base
+    """Settings from the environment, with the command line's options winning."""
     overrides: dict[str, object] = {}
+    if args.api_base:
+        overrides["discord"] = load_settings(DiscordSettings, api_base=args.api_base)
     if args.topic:
         overrides["speak_topic"] = args.topic
     if args.group_id:
