@@ -43,6 +43,7 @@ class ListenerBot(nextcord.Client):
     """A client that forwards each allowed message as a ChatMessage."""
 
     def __init__(self, settings: ListenerSettings, forwarder: Forwarder) -> None:
+        nextcord.VoiceClient.warn_nacl = False  # no voice here: don't warn about PyNaCl
         super().__init__(
             intents=listener_intents(),
             lazy_load_commands=False,
