@@ -12,6 +12,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -35,6 +36,7 @@ from kelery.consumer.dispatch import (
 )
 from kelery.consumer.loop import ConsumeLoop, LoopOptions
 from kelery.consumer.metrics import ConsumerStats, serve_metrics
+from kelery.consumer.progress import live_status
 from kelery.consumer.routing import RoutingTable
 from kelery.consumer.settings import ConsumerSettings
 
@@ -233,12 +235,17 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     try:
-        with GracefulShutdown() as stop:
+        with GracefulShutdown() as stop, _status(stats, dry_run=args.dry_run):
             ConsumeLoop(consumer, decider, dispatcher, options, stats).run(stop)
     finally:
         if stop_metrics is not None:
             stop_metrics()
     return EXIT_OK
+
+
+def _status(stats: ConsumerStats, *, dry_run: bool) -> AbstractContextManager[bool]:
+    """The live terminal status, except in a dry run (whose output is the decisions)."""
+    return nullcontext(enter_result=False) if dry_run else live_status(stats)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
