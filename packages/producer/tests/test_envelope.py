@@ -98,3 +98,23 @@ def test_raw_payload_is_untouched() -> None:
 def test_objects_that_cannot_be_messages_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidMessageError, match="not a valid message"):
         EnvelopeBuilder(source="s").compile(ObjectPayload(fields))
+
+
+def test_uuid_pool_take_many_is_distinct_across_refills() -> None:
+    pool = Uuid4Pool()
+    taken = pool.take_many(3) + pool.take_many(5000) + [pool.take()]
+    assert len(set(taken)) == len(taken) == 5004
+    assert all(uuid.UUID(t.decode()).version == 4 for t in taken[-10:])
+
+
+def test_build_chunk_matches_single_builds() -> None:
+    builder = EnvelopeBuilder(source="s", key="k")
+    text = builder.compile(TextPayload("a"))
+    raw = builder.compile(RawPayload(b"raw"))
+    chunk = builder.build_chunk([text, raw, text])
+    assert [key for _, key in chunk] == [b"k", b"k", b"k"]
+    assert chunk[1][0] == b"raw"
+    first, third = decode_chat_message(chunk[0][0]), decode_chat_message(chunk[2][0])
+    assert (first.content, third.content) == ("a", "a")
+    assert first.uuid != third.uuid
+    assert first.timestamp == third.timestamp  # one clock read per chunk

@@ -181,8 +181,9 @@ def test_failed_deliveries_are_counted_and_exit_non_zero(
 ) -> None:
     topic = topic_factory(config={"max.message.bytes": "1000"})
     too_big = "x" * 3000
-    # --rate keeps each record in its own batch, so only the big one is refused.
-    done = produce(kafka, "-t", topic, "--rate", "5", "small", too_big, "small 2", cwd=tmp_path)
+    # The broker refuses a whole batch; --rate 2 keeps the big record (last) out of the
+    # small ones' batch, even if they wait together for the idempotent producer id.
+    done = produce(kafka, "-t", topic, "--rate", "2", "small", "small 2", too_big, cwd=tmp_path)
     assert done.returncode == 1
     assert "error: 1 of 3 messages failed" in done.stderr
     assert "too large" in done.stderr

@@ -34,7 +34,7 @@ from kelery.common.settings import load_settings
 from kelery.producer import __version__
 from kelery.producer.envelope import EnvelopeBuilder, Template
 from kelery.producer.log_limits import limit_delivery_failure_logs
-from kelery.producer.messages import InvalidInput, compile_lines, repeated
+from kelery.producer.messages import InvalidInput, chunked, compile_lines, repeated
 from kelery.producer.preflight import check_cluster
 from kelery.producer.progress import make_progress
 from kelery.producer.rate import SteadyRate
@@ -229,12 +229,14 @@ def execute(
         on_invalid=invalid,
     )
     total: int | None = None
+    templates: list[Template] | None = None
+    rounds = None if args.forever else args.count
     if not _streamed(args):
         templates = [t for t in items if t is not None]
         if not templates:
             raise KeleryError(f"nothing to send: all {invalid.count} input lines were invalid")
-        total = None if args.forever else len(templates) * args.count
-        items = repeated(templates, None if args.forever else args.count)
+        total = None if rounds is None else len(templates) * rounds
+        items = repeated(templates, rounds)
 
     stop = GracefulShutdown()
     errors = ErrorWatch(stop)
@@ -263,9 +265,12 @@ def execute(
         errors=errors,
         invalid_input=invalid,
     )
-    limiter = SteadyRate(args.rate) if args.rate > 0 else None
     with stop:
-        return loop.run(items, limiter)
+        if args.rate > 0:
+            return loop.run(items, SteadyRate(args.rate))
+        if templates is None:  # streamed stdin: send each line as it comes
+            return loop.run(items)
+        return loop.run_chunks(chunked(repeated(templates, rounds), builder))
 
 
 def summarise(result: ProduceResult, topic: str, *, forever: bool, quiet: bool) -> int:

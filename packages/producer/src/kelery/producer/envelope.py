@@ -29,6 +29,9 @@ from kelery.producer.sources import ObjectPayload, Payload, RawPayload, TextPayl
 _HEAD: Final = b'{"schema":"' + CHAT_SCHEMA.encode() + b'","uuid":"'
 _GENERATED: Final[set[str]] = {"schema_", "uuid", "content", "timestamp"}
 _UUID_BATCH: Final = 4096
+_UUID_STRIDE: Final = 37  # 36 characters and a separator
+_UUID_OFFSETS: Final = [d + (d >= 8) + (d >= 12) + (d >= 16) + (d >= 20) for d in range(32)]
+_VARIANT: Final = bytes.maketrans(b"0123456789abcdef", b"89ab" * 4)
 
 
 class Uuid4Pool:
@@ -43,17 +46,32 @@ class Uuid4Pool:
             self._pool = self._batch(_UUID_BATCH)
         return self._pool.pop()
 
+    def take_many(self, count: int) -> list[bytes]:
+        """``count`` fresh UUIDs at once (cheaper than ``count`` calls to :meth:`take`)."""
+        while len(self._pool) < count:
+            self._pool += self._batch(max(_UUID_BATCH, count))
+        taken = self._pool[-count:]
+        del self._pool[-count:]
+        return taken
+
     @staticmethod
     def _batch(count: int) -> list[bytes]:
-        raw = bytearray(os.urandom(16 * count))
-        raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
-        raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
-        h = raw.hex()
-        return [
-            f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-"
-            f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}".encode()
-            for i in range(0, 32 * count, 32)
-        ]
+        """``count`` UUIDs laid out by strided copies in C, then split: ~0.15 µs each.
+
+        Formatting each UUID in Python (``str(uuid.uuid4())``, or an f-string)
+        costs 0.5-2 µs, more than producing the record; this writes the hex
+        digits of one ``os.urandom`` block into their dashed positions with 32
+        extended-slice assignments, sets the version digit to 4 and the variant
+        digit to 8-b, and lets ``bytes.split`` cut the result into objects.
+        """
+        digits = os.urandom(16 * count).hex().encode()
+        out = bytearray(b"-" * (_UUID_STRIDE * count))
+        for digit, offset in enumerate(_UUID_OFFSETS):
+            out[offset::_UUID_STRIDE] = digits[digit::32]
+        out[14::_UUID_STRIDE] = b"4" * count  # version 4
+        out[19::_UUID_STRIDE] = out[19::_UUID_STRIDE].translate(_VARIANT)  # RFC 4122 variant
+        out[36::_UUID_STRIDE] = b" " * count
+        return bytes(out).split()
 
 
 class MillisecondClock:
@@ -76,7 +94,7 @@ class MillisecondClock:
 class EnvelopeTemplate:
     """A validated message whose per-send parts (uuid, timestamp) are filled by :meth:`build`."""
 
-    __slots__ = ("_clock", "_middle", "_tail", "_uuid", "key")
+    __slots__ = ("_clock", "_uuid", "fixed", "key", "middle", "tail")
 
     def __init__(
         self,
@@ -86,29 +104,30 @@ class EnvelopeTemplate:
         uuids: Uuid4Pool,
         clock: MillisecondClock,
     ) -> None:
-        self._middle = b'","content":' + content_json + b',"timestamp":"'
-        self._tail = b'"' + tail + b"}"
+        self.middle = b'","content":' + content_json + b',"timestamp":"'
+        self.tail = b'"' + tail + b"}"
         self._uuid = uuids.take
         self._clock = clock.now
         self.key = key
+        self.fixed: bytes | None = None
 
     def build(self) -> bytes:
         """The record value for one send: a fresh uuid and the current timestamp."""
-        return b"".join((_HEAD, self._uuid(), self._middle, self._clock(), self._tail))
+        return b"".join((_HEAD, self._uuid(), self.middle, self._clock(), self.tail))
 
 
 class FixedValue:
     """A value sent as is: ``--raw`` input, or a JSON object that carried its own uuid/timestamp."""
 
-    __slots__ = ("_value", "key")
+    __slots__ = ("fixed", "key")
 
     def __init__(self, value: bytes, key: bytes | None) -> None:
-        self._value = value
+        self.fixed = value
         self.key = key
 
     def build(self) -> bytes:
         """The same bytes every time."""
-        return self._value
+        return self.fixed
 
 
 Template = EnvelopeTemplate | FixedValue
@@ -137,6 +156,24 @@ class EnvelopeBuilder:
         self._key = None if key is None else key.encode("utf-8")
         self._uuids = Uuid4Pool()
         self._clock = MillisecondClock()
+
+    def build_chunk(self, templates: list[Template]) -> list[tuple[bytes, bytes | None]]:
+        """``(value, key)`` for each template, built in one pass with one shared timestamp.
+
+        For unlimited-rate runs: the chunk is produced right after it is built
+        (a few hundred records take well under a millisecond), so sharing the
+        timestamp costs no accuracy and saves a clock read and a call per record.
+        """
+        uuids = self._uuids.take_many(len(templates))
+        now = self._clock.now()
+        head = _HEAD
+        return [
+            (
+                b"".join((head, uuid, t.middle, now, t.tail)) if t.fixed is None else t.fixed,
+                t.key,
+            )
+            for t, uuid in zip(templates, uuids, strict=True)
+        ]
 
     def compile(self, payload: Payload) -> Template:
         """Validate ``payload`` once; raise InvalidMessageError if it cannot be an envelope.

@@ -64,6 +64,20 @@ def compile_lines(
         on_invalid(reason)
 
 
+CHUNK = 256
+"""Records built (and then produced) together in unlimited-rate runs."""
+
+Chunk = list[tuple[bytes, bytes | None]]
+
+
+def chunked(
+    templates: Iterator[Template], builder: EnvelopeBuilder, size: int = CHUNK
+) -> Iterator[Chunk]:
+    """Build ``(value, key)`` pairs ``size`` at a time, each chunk just before it is sent."""
+    while chunk := list(itertools.islice(templates, size)):
+        yield builder.build_chunk(chunk)
+
+
 def repeated(templates: list[Template], times: int | None) -> Iterator[Template]:
     """``templates`` over and over: ``times`` rounds, or forever when ``times`` is None."""
     if times is None:
