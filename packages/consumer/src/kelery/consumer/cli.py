@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(CONSUMER_PLAIN_MESSAGE_TASK; default: none)",
     )
     parser.add_argument(
-        "--broker-url", metavar="URL", help="Celery broker to publish to (CELERY_BROKER_URL)"
+        "--broker-url",
+        metavar="URL",
+        help="Celery broker to publish to (CELERY_BROKER_URL; default: Kelery's Kafka "
+        "transport on KAFKA_BOOTSTRAP_SERVERS). Prefer the variable when the URL has a password",
     )
     parser.add_argument(
         "--dry-run",
