@@ -2,9 +2,9 @@
 
 Each test module gets its own topics (speak, stats, beat leader), queue and
 broker folder, so engineers sharing the broker never read each other's records.
-Celery's broker here is kombu's ``filesystem://`` transport (a real on-disk
-broker shared between processes); answers, counts and the beat election use
-the real Kafka broker from the devkit plugin's ``kafka`` fixture.
+Everything runs on the real Kafka broker from the devkit plugin's ``kafka``
+fixture: Celery's broker (Kelery's Kafka transport, the app's default), the
+answers, the counts and the beat election.
 """
 
 from __future__ import annotations
@@ -89,6 +89,12 @@ class TasksStack:
     def settings(self) -> TasksSettings:
         return self.app.kelery.settings
 
+    @property
+    def queue_topic(self) -> str:
+        """The Kafka topic of the app's task queue (the transport prefixes queue names)."""
+        prefix = self.settings.celery_broker_transport_options.get("topic_prefix", "")
+        return f"{prefix}{self.settings.task_queue}"
+
     def _start(
         self, name: str, *argv: str, extra_env: dict[str, str] | None = None
     ) -> CeleryProcess:
@@ -172,16 +178,15 @@ class TasksStack:
 
 
 def stack_env(kafka: str, workdir: Path, hint: str) -> dict[str, str]:
-    broker = workdir / "broker"
-    broker.mkdir()
+    prefix = unique_topic_name(hint)
     (workdir / "results").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "KAFKA_", "BEAT_"))}
     env.update(
         {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "CELERY_BROKER_URL": "filesystem://",
+            # Celery's broker: Kelery's Kafka transport (the default), own group and topics.
             "CELERY_BROKER_TRANSPORT_OPTIONS": json.dumps(
-                {"data_folder_in": str(broker), "data_folder_out": str(broker)}
+                {"group_id": unique_topic_name(f"{hint}-workers"), "topic_prefix": f"{prefix}."}
             ),
             "CELERY_RESULT_BACKEND": f"file://{workdir / 'results'}",
             "TASK_QUEUE": unique_topic_name(f"{hint}-queue"),

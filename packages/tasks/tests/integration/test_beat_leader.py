@@ -1,25 +1,81 @@
-"""Two real beat processes: only the elected one fires; after kill -9 the other takes over."""
+"""Two real beat processes: only the elected one fires; after kill -9 the other takes over.
+
+The fired tasks are read straight from the queue's Kafka topic: each record has
+Celery's ``origin`` header (``gen<pid>@<host>`` of the sender) and the time it
+was produced, so the test knows who fired what, and when.
+"""
 
 from __future__ import annotations
 
 import json
-import queue
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import ConsumerGroupState
+from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupState, TopicPartition
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+
+from kelery.common.dlq import header_value
+from kelery.devkit.topics import unique_topic_name
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 90.0  # a safety net against hanging, not a speed claim
+SETTLE_S = 1.0  # ignore sends racing the moment the group was seen stable
 TICK_SCHEDULE = json.dumps({"tick": {"task": "kelery.ping", "every": 1}})
 
 
-def _origin_pid(headers: dict[str, object]) -> int:
-    """Celery stamps each task with ``origin`` = ``gen<pid>@<host>`` of the sender."""
-    origin = str(headers["origin"])
-    return int(origin.split("@", 1)[0].removeprefix("gen"))
+@dataclass(frozen=True)
+class Fired:
+    pid: int
+    at: float  # the record's produce time, seconds since the epoch
+
+
+class FiredTasks:
+    """Every task record on the queue topic, with who sent it and when."""
+
+    def __init__(self, kafka: str, topic: str) -> None:
+        self.topic = topic
+        self.seen: list[Fired] = []
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": kafka,
+                "group.id": unique_topic_name("beat-reader"),
+                "enable.auto.commit": False,
+            }
+        )
+        self._assigned = False
+
+    def _assign(self) -> None:
+        topics = self._consumer.list_topics(self.topic, timeout=30).topics
+        partitions = topics[self.topic].partitions if self.topic in topics else {}
+        if topics[self.topic].error is None and partitions:
+            self._consumer.assign(
+                [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions]
+            )
+            self._assigned = True
+
+    def wait_for(self, enough: Callable[[list[Fired]], bool], what: str) -> list[Fired]:
+        deadline = time.monotonic() + WAIT_S
+        while not enough(self.seen):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up waiting for {what}; fired: {self.seen}")
+            if not self._assigned:
+                self._assign()
+                time.sleep(0.2)
+                continue
+            record = self._consumer.poll(0.5)
+            if record is None or record.error() is not None:
+                continue
+            origin = json.loads(header_value(record.headers(), "origin") or '""')
+            _, millis = record.timestamp()
+            pid = int(origin.split("@", 1)[0].removeprefix("gen"))
+            self.seen.append(Fired(pid, millis / 1000))
+        return sorted(self.seen, key=lambda fired: fired.at)
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def _wait_for_two_members(admin: AdminClient, group: str) -> None:
@@ -35,36 +91,27 @@ def _wait_for_two_members(admin: AdminClient, group: str) -> None:
 def test_only_the_leader_fires_and_the_other_takes_over_after_kill_9(tasks_stack, kafka) -> None:
     env = {"BEAT_SCHEDULE": TICK_SCHEDULE}
     beats = [tasks_stack.start_beat("beat-a", env), tasks_stack.start_beat("beat-b", env)]
-    _wait_for_two_members(
-        AdminClient({"bootstrap.servers": kafka}), tasks_stack.env["BEAT_LEADER_GROUP"]
-    )
-
-    with tasks_stack.app.connection_for_read() as connection:
-        fired = connection.SimpleQueue(tasks_stack.settings.task_queue)
-
-        def next_sender() -> int:
-            message = fired.get(timeout=WAIT_S)
-            message.ack()
-            return _origin_pid(message.headers)
-
-        # Forget what was sent while the group was still forming.
-        while True:
-            try:
-                fired.get(timeout=0.2).ack()
-            except queue.Empty:
-                break
-
-        senders = [next_sender() for _ in range(5)]
-        assert len(set(senders)) == 1, f"two beats fired while both were alive: {senders}"
-        leader = next(b for b in beats if b.pid == senders[0])
+    admin = AdminClient({"bootstrap.servers": kafka})
+    _wait_for_two_members(admin, tasks_stack.env["BEAT_LEADER_GROUP"])
+    both_alive_from = time.time() + SETTLE_S
+    fired = FiredTasks(kafka, tasks_stack.queue_topic)
+    try:
+        while_both = fired.wait_for(
+            lambda seen: sum(f.at > both_alive_from for f in seen) >= 5, "5 ticks"
+        )
+        senders = {f.pid for f in while_both if f.at > both_alive_from}
+        assert len(senders) == 1, f"two beats fired while both were alive: {while_both}"
+        leader = next(b for b in beats if b.pid in senders)
         follower = next(b for b in beats if b is not leader)
         assert "is now the leader" in leader.log()
 
         leader.kill()
-        after_kill = next_sender()
-        while after_kill == leader.pid:  # sent just before the kill
-            after_kill = next_sender()
-        assert after_kill == follower.pid
-        assert [next_sender() for _ in range(3)] == [follower.pid] * 3
+        killed_at = time.time()
+        after = fired.wait_for(
+            lambda seen: sum(f.at > killed_at for f in seen) >= 3, "3 ticks after the kill"
+        )
+        assert {f.pid for f in after if f.at > killed_at} == {follower.pid}
+        assert {f.pid for f in after if both_alive_from < f.at <= killed_at} == {leader.pid}
         assert "is now the leader" in follower.log()
+    finally:
         fired.close()
