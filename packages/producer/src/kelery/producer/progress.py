@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 SHOW_AFTER = 1.0
 """Seconds a run must last before any progress is shown."""
@@ -93,7 +93,7 @@ class RichProgress:
             TextColumn("{task.fields[delivered]:,} delivered"),
             TextColumn("[red]{task.fields[failed]:,} failed"),
             TextColumn("{task.fields[rate]:,.0f} msg/s"),
-            TimeElapsedColumn(),
+            TextColumn("{task.fields[elapsed]:.1f} s"),
         ]
         self._progress = Progress(*columns, console=console, refresh_per_second=5)
         self._total = total
@@ -109,7 +109,7 @@ class RichProgress:
         if self._task is None:
             self._progress.start()
             self._task = self._progress.add_task(
-                "producing", total=self._total, delivered=0, failed=0, rate=0.0
+                "producing", total=self._total, delivered=0, failed=0, rate=0.0, elapsed=0.0
             )
         now = time.monotonic()
         if now - self._last_draw >= 0.1:
@@ -124,6 +124,7 @@ class RichProgress:
             delivered=snapshot.delivered,
             failed=snapshot.failed,
             rate=snapshot.rate,
+            elapsed=snapshot.elapsed,
         )
 
     def close(self) -> None:
