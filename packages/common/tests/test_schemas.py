@@ -134,3 +134,8 @@ def test_no_input_crashes_the_command_parser(content: str, prefix: str) -> None:
     if command is not None:
         assert command.name == command.name.lower()
         assert content.strip().startswith(prefix)
+
+
+def test_numeric_uuids_are_read_as_text_by_both_messages() -> None:
+    assert decode_chat_message(b'{"uuid": 7, "content": "x"}').uuid == "7"
+    assert decode_speak_message(b'{"uuid": 7, "content": "x"}').uuid == "7"

@@ -54,6 +54,12 @@ class _Message(BaseModel):
         populate_by_name=True, extra="ignore", frozen=True, str_max_length=MAX_RECORD_BYTES
     )
 
+    @field_validator("uuid", mode="before", check_fields=False)
+    @classmethod
+    def _uuid(cls, value: Any) -> Any:
+        """A producer that wrote a numeric id still meant an id: keep it, as text."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     def to_json_bytes(self) -> bytes:
         """Serialise for a Kafka record value (UTF-8 JSON, ``schema`` included)."""
         return self.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")
@@ -90,11 +96,6 @@ class ChatMessage(_Message):
     @classmethod
     def _ids(cls, value: Any) -> Any:
         return _id_to_str(value)
-
-    @field_validator("uuid", mode="before")
-    @classmethod
-    def _uuid(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("schema_", mode="before")
     @classmethod
