@@ -279,7 +279,7 @@ def summarise(result: ProduceResult, topic: str, *, forever: bool, quiet: bool) 
         rate = result.delivered / result.elapsed if result.elapsed > 0 else 0.0
         print(  # noqa: T201 - the CLI's own output
             f"delivered {result.delivered} of {result.attempted} messages to {topic} "
-            f"in {result.elapsed:.2f} s ({rate:,.0f} msg/s)"
+            f"in {result.elapsed:.3f} s ({rate:,.0f} msg/s)"
         )
     if result.failed:
         print(  # noqa: T201
