@@ -59,7 +59,12 @@ def setup_logging(settings: LoggingSettings | None = None, *, level: str | None 
     """
     settings = settings or LoggingSettings()
     if settings.config.is_file():
-        logging.config.dictConfig(json.loads(settings.config.read_text(encoding="utf-8")))
+        config = json.loads(settings.config.read_text(encoding="utf-8"))
+        # dictConfig disables every logger that already exists unless told otherwise,
+        # and a CLI imports its modules (and creates their loggers) before this runs.
+        if isinstance(config, dict):
+            config.setdefault("disable_existing_loggers", False)
+        logging.config.dictConfig(config)
         if level is not None:
             logging.getLogger().setLevel(level)
     else:
