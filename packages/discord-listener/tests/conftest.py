@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,18 @@ from kelery.devkit.fake_discord import FakeDiscord
 from kelery.discord_listener.bot import ListenerBot, run_listener_bot
 from kelery.discord_listener.forwarder import ForwarderStats
 from kelery.discord_listener.settings import ListenerSettings
+
+
+@pytest.fixture(autouse=True)
+def _listener_loggers_enabled() -> None:
+    """Undo ``dictConfig``'s ``disable_existing_loggers`` left by another package's tests.
+
+    Our tests assert on log lines (an undeliverable uuid must be logged); a logging
+    test elsewhere in the same session may have disabled every logger that existed.
+    """
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("kelery.discord_listener") and isinstance(logger, logging.Logger):
+            logger.disabled = False
 
 
 def listener_settings(
