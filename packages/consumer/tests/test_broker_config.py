@@ -35,6 +35,7 @@ def test_no_url_means_kelerys_kafka_transport_with_confirms() -> None:
     assert config["broker_transport"] == "kelery.tasks.transport:Transport"
     options = config["broker_transport_options"]
     assert options["confirm_publish"] is True
+    assert options["producer_config"] == {"linger.ms": 0}
     assert options["topic_prefix"] == "t."
     assert options["kafka_settings"] is KAFKA
 
@@ -45,6 +46,13 @@ def test_a_kelery_kafka_url_selects_the_transport_explicitly() -> None:
     assert config["broker_transport_options"]["confirm_publish"] is True
     app = make_celery_app(config)
     assert app.conf.broker_transport == "kelery.tasks.transport:Transport"
+
+
+def test_an_explicit_linger_is_kept() -> None:
+    options = {"producer_config": {"linger.ms": 2, "acks": "all"}}
+    config = celery_broker_config("kelery+kafka://k1:9092", options, KAFKA)
+    assert config["broker_transport_options"]["producer_config"] == {"linger.ms": 2, "acks": "all"}
+    assert options == {"producer_config": {"linger.ms": 2, "acks": "all"}}  # not mutated
 
 
 def test_unknown_kafka_transport_option_fails_at_start() -> None:

