@@ -209,3 +209,19 @@ async def test_test_api_injects_and_lists_posts(
     async with http.get(f"{fake.base_url}/_test/state") as resp:
         state = await resp.json()
     assert state["api_base"] == fake.api_base
+
+
+async def test_form_validation_matches_discord(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    url = f"{fake.api_base}/channels/{fake.channel_id('general')}/messages"
+    for body in (
+        {"content": "x" * 2001},
+        {"content": "ok", "nonce": "n" * 26},
+        {"content": ""},
+    ):
+        async with http.post(url, json=body) as resp:
+            assert resp.status == 400, body
+    async with http.post(url, json={"content": "x" * 2000, "nonce": "n" * 25}) as resp:
+        assert resp.status == 200
+    assert len(fake.posts("general")) == 1

@@ -73,6 +73,25 @@ def rate_limited(retry_after: float) -> web.Response:
     )
 
 
+MAX_CONTENT = 2000
+MAX_NONCE = 25
+
+
+def _form_problem(payload: dict[str, Any]) -> str | None:
+    """What Discord's form validation would reject in a message payload, if anything."""
+    content = payload.get("content")
+    if content is not None and not isinstance(content, str):
+        return "content must be a string"
+    if isinstance(content, str) and len(content) > MAX_CONTENT:
+        return f"content must be {MAX_CONTENT} or fewer in length"
+    nonce = payload.get("nonce")
+    if isinstance(nonce, str) and len(nonce) > MAX_NONCE:
+        return f"nonce must be {MAX_NONCE} or fewer in length"
+    if nonce is not None and not isinstance(nonce, str | int):
+        return "nonce must be a string or an integer"
+    return None
+
+
 class ApiError(Exception):
     """Raised by a handler to answer a Discord-shaped error (see :func:`api_errors`)."""
 
@@ -276,11 +295,10 @@ class RestApi:
         if not content and not payload.get("embeds"):
             self.state.record_attempt(channel_id, 400, payload)
             return error_response(400, "Cannot send an empty message", 50006)
-        if isinstance(content, str) and len(content) > 2000:
+        problem = _form_problem(payload)
+        if problem is not None:
             self.state.record_attempt(channel_id, 400, payload)
-            return error_response(
-                400, "Invalid Form Body: content must be 2000 or fewer in length", 50035
-            )
+            return error_response(400, f"Invalid Form Body: {problem}", 50035)
         try:
             message, created = self.state.post(channel_id, bot, payload)
         except NotFoundError:
