@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,19 @@ def test_real_discord_without_token_fails_naming_the_setting(tmp_path: Path) -> 
     )
     assert done.returncode == 2
     assert "DISCORD_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unreachable_discord_is_a_one_line_failure(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = _env(tmp_path, DISCORD_API_BASE=f"http://127.0.0.1:{port}/api/v10")
+    done = subprocess.run(
+        LISTENER, capture_output=True, text=True, check=False, cwd=tmp_path, env=env, timeout=120
+    )
+    assert done.returncode == 1
+    assert f"cannot log in to http://127.0.0.1:{port}/api/v10" in done.stderr
     assert "Traceback" not in done.stderr
 
 
