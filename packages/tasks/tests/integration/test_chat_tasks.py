@@ -26,6 +26,9 @@ def test_ping_answers_pong_to_the_channel_that_asked(stack) -> None:
     answer = stack.answer_to(task_id)
     assert (answer.content, answer.status) == ("pong", "ok")
     assert (answer.channel_id, answer.in_reply_to) == (CHANNEL, "m-1")
+    assert answer.task_id == task_id
+    # kelery.common's log format, not Celery's "[time: INFO/MainProcess]": the hook works.
+    assert f"INFO    celery.app.trace: Task kelery.ping[{task_id}]" in stack.processes[0].log()
 
 
 def test_echo_and_help(stack) -> None:
