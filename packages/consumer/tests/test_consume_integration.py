@@ -93,9 +93,13 @@ def test_bad_records_go_to_the_dlq_and_the_consumer_goes_on(
     produce(kafka, unique_topic, [*bad, good])
     cli = cli_factory(**consumer_env(kafka, unique_topic, fs_broker))
 
-    result = cli.run("--stop-at-end")
+    result = cli.run("--stop-at-end", "--verbose")
 
     assert result.returncode == 0, result.stderr
+    decisions = [line for line in result.stderr.splitlines() if f"{unique_topic}[0]@" in line]
+    assert len(decisions) == len(bad) + 1, "one debug line per decision"
+    assert "dead-letter: not JSON" in decisions[1]
+    assert "send !ping -> kelery.ping" in decisions[3]
     dead = read_topic(kafka, f"{unique_topic}.dlq", len(bad))
     assert [m.value() for m in dead] == bad
     reasons = [header_value(m.headers(), ERROR_HEADER) or "" for m in dead]

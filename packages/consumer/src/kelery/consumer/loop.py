@@ -119,6 +119,8 @@ class ConsumeLoop:
                     raise ConsumeError(self._dispatcher.fatal)
                 self._maybe_commit()
                 self._summary.maybe_report()
+        except KafkaException as exc:
+            raise ConsumeError(f"Kafka consumer error: {exc}") from exc
         finally:
             self._shutdown()
         return self.stats
