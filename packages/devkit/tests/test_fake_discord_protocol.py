@@ -225,3 +225,15 @@ async def test_form_validation_matches_discord(
     async with http.post(url, json={"content": "x" * 2000, "nonce": "n" * 25}) as resp:
         assert resp.status == 200
     assert len(fake.posts("general")) == 1
+
+
+async def test_an_undecodable_frame_closes_with_4002(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    gw = await _connect(http, fake)
+    await gw.recv()
+    await gw.ws.send_str("this is not json")
+    closed = await gw.ws.receive(timeout=10)
+    assert closed.type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
+    assert gw.ws.close_code == 4002
+    await gw.ws.close()

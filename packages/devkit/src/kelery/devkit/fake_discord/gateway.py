@@ -51,6 +51,7 @@ INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_MESSAGE_CONTENT = 1 << 15
 
 CLOSE_UNKNOWN_ERROR = 4000
+CLOSE_DECODE_ERROR = 4002
 CLOSE_AUTHENTICATION_FAILED = 4004
 BACKLOG = 5000
 """Events kept per session for RESUME; older ones are gone, as on Discord."""
@@ -135,8 +136,12 @@ class Gateway:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                frame = json.loads(msg.data)
-                op, data = frame.get("op"), frame.get("d")
+                try:
+                    frame = json.loads(msg.data)
+                    op, data = frame.get("op"), frame.get("d")
+                except (json.JSONDecodeError, AttributeError):
+                    await ws.close(code=CLOSE_DECODE_ERROR, message=b"invalid payload")
+                    break
                 if op == OP_HEARTBEAT:
                     self._send(connection, {"op": OP_HEARTBEAT_ACK})
                 elif op == OP_IDENTIFY:
