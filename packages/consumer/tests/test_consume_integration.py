@@ -88,12 +88,15 @@ def test_routes_commands_answers_unknown_ones_and_reads_the_seed_shapes(
 def test_bad_records_go_to_the_dlq_and_the_consumer_goes_on(
     kafka: str, unique_topic: str, fs_broker: FilesystemBroker, cli_factory: CliFactory
 ) -> None:
+    # Two topics in one group: the bad records on the first, a good one after them on each.
+    other_topic = f"{unique_topic}-b"
     bad = [b"\xff\xfe not utf-8", b"{not json", json.dumps({"uuid": "u", "text": "x"}).encode()]
     good = ChatMessage(content="!ping", channel_id="1").to_json_bytes()
     produce(kafka, unique_topic, [*bad, good])
+    produce(kafka, other_topic, [ChatMessage(content="!help").to_json_bytes()])
     cli = cli_factory(**consumer_env(kafka, unique_topic, fs_broker))
 
-    result = cli.run("--stop-at-end", "--verbose")
+    result = cli.run("--stop-at-end", "--verbose", "-t", unique_topic, "-t", other_topic)
 
     assert result.returncode == 0, result.stderr
     decisions = [line for line in result.stderr.splitlines() if f"{unique_topic}[0]@" in line]
@@ -112,8 +115,10 @@ def test_bad_records_go_to_the_dlq_and_the_consumer_goes_on(
         assert header_value(headers, ORIGIN_PARTITION_HEADER) == "0"
         assert header_value(headers, ORIGIN_OFFSET_HEADER) == str(offset)
         assert header_value(headers, STAGE_HEADER) == "consumer"
-    assert [t.name for t in fs_broker.drain()] == [CHAT_TASKS["ping"]]
-    assert committed(kafka, f"{unique_topic}.group", unique_topic) == [len(bad) + 1]
+    assert sorted(t.name for t in fs_broker.drain()) == [CHAT_TASKS["help"], CHAT_TASKS["ping"]]
+    group = f"{unique_topic}.group"
+    assert committed(kafka, group, unique_topic) == [len(bad) + 1]
+    assert committed(kafka, group, other_topic) == [1]
 
 
 def test_kill_9_mid_stream_then_restart_handles_every_record_at_least_once(
