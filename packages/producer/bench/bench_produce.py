@@ -10,7 +10,8 @@ report; time runs from the first produce to the last delivery report:
 
 1. ``kelery-produce``: the CLI's own code path run in-process
    (``cli.parse_args`` + ``cli.execute``, exactly what ``main`` runs, minus
-   interpreter start-up), building a fresh envelope (uuid, timestamp) per record.
+   interpreter start-up), building a fresh envelope (uuid, timestamp) per record
+   and enqueueing 256 records per ``produce_batch`` call.
 2. bare loop, envelopes pre-built: the same envelopes serialised with
    ``ChatMessage.to_json_bytes`` *before* the clock starts, so this side only
    produces. The target compares against this one: the strictest baseline.
@@ -247,7 +248,9 @@ def main() -> int:
         f"idempotent, acks=all, linger.ms={bench.settings.kafka.linger_ms:g}), each to a "
         "fresh 1-partition topic, every delivery report checked. Time: first produce "
         "to last delivery report. kelery-produce builds a fresh envelope (uuid4, "
-        "timestamp) per record inside the timed run; the strict baseline's envelopes are "
+        "timestamp) per record inside the timed run and enqueues 256 per `produce_batch` "
+        "call (every record still gets its own delivery report); the strict baseline calls "
+        "`produce` per record, its envelopes "
         "serialised before its clock starts; the seed-style loop builds each with "
         "json.dumps inside its run. Sides alternate order each round.",
         "",

@@ -112,9 +112,9 @@ def test_build_chunk_matches_single_builds() -> None:
     text = builder.compile(TextPayload("a"))
     raw = builder.compile(RawPayload(b"raw"))
     chunk = builder.build_chunk([text, raw, text])
-    assert [key for _, key in chunk] == [b"k", b"k", b"k"]
-    assert chunk[1][0] == b"raw"
-    first, third = decode_chat_message(chunk[0][0]), decode_chat_message(chunk[2][0])
+    assert [record["key"] for record in chunk] == [b"k", b"k", b"k"]
+    assert chunk[1]["value"] == b"raw"
+    first, third = decode_chat_message(chunk[0]["value"]), decode_chat_message(chunk[2]["value"])
     assert (first.content, third.content) == ("a", "a")
     assert first.uuid != third.uuid
     assert first.timestamp == third.timestamp  # one clock read per chunk

@@ -256,3 +256,15 @@ def test_json_summary_shape_is_stable(kafka: str, unique_topic: str, tmp_path: P
     raw = json.loads(record.value() or b"")
     assert set(raw) == {"schema", "uuid", "content", "timestamp", "source", "author_name"}
     assert decode_chat_message(record.value()).author_name == "cli"
+
+
+def test_a_record_over_the_client_limit_is_counted_failed_others_still_go(
+    kafka: str, unique_topic: str, tmp_path: Path
+) -> None:
+    """librdkafka refuses it locally (message.max.bytes), in the batched fast path."""
+    lines = tmp_path / "lines.txt"
+    lines.write_text("first\n" + "y" * 999_990 + "\nlast\n", encoding="utf-8")
+    done = produce(kafka, "-t", unique_topic, "--file", str(lines), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error: 1 of 3 messages failed" in done.stderr
+    assert sorted(m.content for m in values(read_all(kafka, unique_topic))) == ["first", "last"]

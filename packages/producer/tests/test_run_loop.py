@@ -45,6 +45,20 @@ class StandInProducer:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         self.pending.append((value, kw["on_delivery"]))
 
+    def produce_batch(self, topic: str, records: list[dict[str, Any]], **kw: Any) -> int:
+        """Like confluent-kafka's: failures are marked with ``_error``, not raised."""
+        accepted = 0
+        for record in records:
+            try:
+                self.produce(topic, record["value"], record["key"], **kw)
+            except BufferError:
+                record["_error"] = KafkaError(KafkaError._QUEUE_FULL)
+            except KafkaException as exc:
+                record["_error"] = exc.args[0]
+            else:
+                accepted += 1
+        return accepted
+
     def poll(self, _timeout: float = 0) -> int:
         served = 0
         if not self.stuck or self.purged:
@@ -124,3 +138,17 @@ def test_a_stop_request_ends_the_loop_after_the_chunk_and_drains_it() -> None:
     result = loop.run_chunks(chunks(b"a", rounds=100))
     assert (result.complete, result.stopped_by) == (False, "SIGTERM")
     assert result.produced == result.delivered == 8  # the chunk in hand (4 per chunk) finishes
+
+
+def test_with_headers_each_record_is_produced_and_refusals_counted() -> None:
+    producer = StandInProducer(refuse=b"big", full_every=4)
+    loop = ProduceLoop(
+        producer,  # type: ignore[arg-type]
+        "t",
+        tracker=DeliveryTracker(),
+        stop=GracefulShutdown(),
+        flush_timeout=1,
+        headers=[("h", b"v")],
+    )
+    result = loop.run_chunks(chunks(b"a", b"big", rounds=3))
+    assert (result.produced, result.delivered, result.failed) == (3, 3, 3)

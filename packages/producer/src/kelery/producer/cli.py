@@ -38,7 +38,7 @@ from kelery.producer.messages import InvalidInput, chunked, compile_lines, repea
 from kelery.producer.preflight import check_cluster
 from kelery.producer.progress import make_progress
 from kelery.producer.rate import SteadyRate
-from kelery.producer.run import ErrorWatch, ProduceLoop, ProduceResult
+from kelery.producer.run import DEFAULT_QUEUE_LIMIT, ErrorWatch, ProduceLoop, ProduceResult
 from kelery.producer.settings import ProducerSettings
 from kelery.producer.sources import (
     InputLine,
@@ -264,6 +264,7 @@ def execute(
         ),
         errors=errors,
         invalid_input=invalid,
+        queue_limit=int(config.get("queue.buffering.max.messages", DEFAULT_QUEUE_LIMIT)),
     )
     with stop:
         if args.rate > 0:

@@ -157,8 +157,8 @@ class EnvelopeBuilder:
         self._uuids = Uuid4Pool()
         self._clock = MillisecondClock()
 
-    def build_chunk(self, templates: list[Template]) -> list[tuple[bytes, bytes | None]]:
-        """``(value, key)`` for each template, built in one pass with one shared timestamp.
+    def build_chunk(self, templates: list[Template]) -> list[dict[str, Any]]:
+        """A ``{"value", "key"}`` record per template, built in one pass, one timestamp.
 
         For unlimited-rate runs: the chunk is produced right after it is built
         (a few hundred records take well under a millisecond), so sharing the
@@ -168,10 +168,12 @@ class EnvelopeBuilder:
         now = self._clock.now()
         head = _HEAD
         return [
-            (
-                b"".join((head, uuid, t.middle, now, t.tail)) if t.fixed is None else t.fixed,
-                t.key,
-            )
+            {
+                "value": b"".join((head, uuid, t.middle, now, t.tail))
+                if t.fixed is None
+                else t.fixed,
+                "key": t.key,
+            }
             for t, uuid in zip(templates, uuids, strict=True)
         ]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from kelery.common.errors import InvalidMessageError
 from kelery.producer.envelope import EnvelopeBuilder, Template
@@ -67,13 +68,14 @@ def compile_lines(
 CHUNK = 256
 """Records built (and then produced) together in unlimited-rate runs."""
 
-Chunk = list[tuple[bytes, bytes | None]]
+Chunk = list[dict[str, Any]]
+"""Records as ``produce_batch`` takes them: ``{"value": bytes, "key": bytes | None}``."""
 
 
 def chunked(
     templates: Iterator[Template], builder: EnvelopeBuilder, size: int = CHUNK
 ) -> Iterator[Chunk]:
-    """Build ``(value, key)`` pairs ``size`` at a time, each chunk just before it is sent."""
+    """Build records ``size`` at a time, each chunk just before it is sent."""
     while chunk := list(itertools.islice(templates, size)):
         yield builder.build_chunk(chunk)
 
