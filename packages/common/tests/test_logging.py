@@ -19,10 +19,19 @@ class _TokenSettings(KeleryBaseSettings):
 
 
 @pytest.fixture(autouse=True)
-def _restore_root_logger() -> object:
+def _restore_logging_state() -> object:
+    """dictConfig and setup_logging change process-wide state; later tests must not see it."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    disabled = {
+        name: logger.disabled
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     yield
+    for name, logger in logging.root.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.disabled = disabled.get(name, False)
     for handler in root.handlers:
         if handler not in handlers:
             handler.close()
