@@ -64,3 +64,16 @@ def test_stop_ends_the_wait() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         SteadyRate(0)
+
+
+def test_late_wake_ups_are_caught_up_so_the_average_rate_holds() -> None:
+    clock = FakeClock()
+    rate = SteadyRate(1000, clock=clock)  # 1 ms apart
+
+    def oversleeping(seconds: float) -> None:
+        clock.idle(seconds + 0.0015)  # every sleep wakes 1.5 ms late
+
+    start = clock.now
+    for _ in range(100):
+        rate.wait(oversleeping, lambda: False)
+    assert clock.now - start == pytest.approx(0.099, abs=0.003)

@@ -1,10 +1,11 @@
 """A steady send rate: one message every ``1/R`` seconds, without bursts.
 
 Slots are scheduled on an absolute clock (``start + n/R``), so the average rate
-stays exact however long each send takes. When the loop falls more than one
-interval behind (a full queue, a slow disk), the schedule restarts from now
-instead of bursting to catch up: "steady" means the broker never sees more than
-the asked rate.
+stays exact however long each send takes and however late a sleep wakes up.
+When the loop falls further behind than :data:`CATCH_UP` or one interval,
+whichever is longer (a full queue, a stalled disk), the schedule restarts from
+now instead of bursting to catch up: "steady" means the broker never sees more
+than a few milliseconds' worth of records above the asked rate.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 
 IDLE_SLICE = 0.1
 """Longest single wait, so a stop request is noticed within this many seconds."""
+CATCH_UP = 0.005
+"""How far behind schedule (seconds) the limiter still catches up rather than restarts."""
 
 
 class SteadyRate:
@@ -23,13 +26,14 @@ class SteadyRate:
         if per_second <= 0:
             raise ValueError("rate must be positive; use no limiter for unlimited")
         self.interval = 1.0 / per_second
+        self._slack = max(self.interval, CATCH_UP)
         self._clock = clock
         self._next: float | None = None
 
     def delay(self) -> float:
         """Seconds until the next slot is due (0 when it is due now)."""
         now = self._clock()
-        if self._next is None or now - self._next > self.interval:
+        if self._next is None or now - self._next > self._slack:
             self._next = now
         return max(0.0, self._next - now)
 

@@ -236,6 +236,16 @@ class ProduceLoop:
             self._progress.update(self.snapshot())
         return True
 
+    def _idle(self, seconds: float) -> None:
+        """Wait between paced records: serve reports, or sleep below poll's 1 ms resolution.
+
+        ``poll`` takes whole milliseconds, so a shorter wait would spin.
+        """
+        if seconds >= 0.001:
+            self._producer.poll(seconds)
+        else:
+            time.sleep(seconds)
+
     def _no_room_for(self, count: int, room: int) -> bool:
         """True while ``count`` more records would overflow a non-empty local queue."""
         held = len(self._producer)
@@ -309,7 +319,7 @@ class ProduceLoop:
                     return False
                 continue
             if limiter is not None:
-                if not limiter.wait(poll, stopped):
+                if not limiter.wait(self._idle, stopped):
                     return False
             elif stopped():
                 return False
