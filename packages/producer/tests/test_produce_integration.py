@@ -268,3 +268,28 @@ def test_a_record_over_the_client_limit_is_counted_failed_others_still_go(
     assert done.returncode == 1
     assert "error: 1 of 3 messages failed" in done.stderr
     assert sorted(m.content for m in values(read_all(kafka, unique_topic))) == ["first", "last"]
+
+
+def test_ctrl_c_during_a_finite_run_flushes_and_exits_130(
+    kafka: str, unique_topic: str, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kelery.producer", "-t", unique_topic, "-n", "100000", "-r", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(kafka),
+    )
+    try:
+        wait_for(lambda: _high_watermark(kafka, unique_topic) >= 5, "the first records")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=HANG_GUARD)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    summary = re.search(r"delivered (\d+) of (\d+) messages", out)
+    assert summary is not None, out
+    assert int(summary[1]) == int(summary[2]) == len(read_all(kafka, unique_topic)) < 100000
