@@ -8,7 +8,7 @@ import pytest
 
 from kelery.common.contracts import CHAT_TASKS, RECORD_MESSAGE_TASK
 from kelery.tasks.chat import REMIND_DUE_TASK
-from kelery.tasks.periodic import HEARTBEAT_TASK
+from kelery.tasks.periodic import HEARTBEAT_TASK, STATS_DIGEST_TASK
 
 pytestmark = pytest.mark.integration
 
@@ -89,3 +89,6 @@ def test_beat_tasks_answer_to_the_announcement_channel(stack) -> None:
     assert answer.channel_id == "4242"
     assert answer.in_reply_to is None
     assert answer.content.startswith("💓 Kelery is up")
+    digest = stack.answer_to(str(stack.app.send_task(STATS_DIGEST_TASK).id))
+    assert (digest.channel_id, digest.status) == ("4242", "ok")
+    assert digest.content.startswith("📊 Digest: ")

@@ -76,3 +76,12 @@ def test_remind_max_in_seconds_or_iso(
 ) -> None:
     monkeypatch.setenv("REMIND_MAX", value)
     assert load_settings(TasksSettings).remind_max == timedelta(seconds=seconds)
+
+
+def test_passwords_inside_urls_are_redacted_from_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kelery.common.redaction import MASK, redact
+
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://:s3cret-backend@localhost:6379/0")
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://user:s3cret-broker@rabbit//")
+    load_settings(TasksSettings)
+    assert redact("auth s3cret-backend / s3cret-broker") == f"auth {MASK} / {MASK}"

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import NoDecode
 
 from kelery.common.contracts import DEFAULT_QUEUE
+from kelery.common.redaction import register_secret
 from kelery.common.settings import KeleryBaseSettings
 
 HOUR = 3600.0
@@ -127,6 +129,13 @@ class TasksSettings(KeleryBaseSettings):
         if value.total_seconds() < 1:
             raise ValueError("must be at least one second")
         return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Also hide passwords written inside broker and backend URLs from every log line."""
+        super().model_post_init(context)
+        for url in (self.celery_broker_url, self.celery_result_backend):
+            if url:
+                register_secret(urlsplit(url).password)
 
     @property
     def announcement_channel(self) -> str | None:
