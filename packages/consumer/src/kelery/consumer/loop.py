@@ -96,14 +96,14 @@ class ConsumeLoop:
         Always flushes in-flight deliveries and commits what is done before it
         returns or raises :class:`ConsumeError`.
         """
-        self._consumer.subscribe(
-            self._options.topics,
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
-        log.info("consuming %s", ", ".join(self._options.topics))
         try:
+            self._consumer.subscribe(
+                self._options.topics,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            log.info("consuming %s", ", ".join(self._options.topics))
             while not stop.requested and not self._finished():
                 messages = self._consumer.consume(
                     num_messages=self._batch_size(), timeout=self._options.poll_timeout_s
