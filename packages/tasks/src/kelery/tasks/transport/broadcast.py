@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from kelery.tasks.transport.records import EXCHANGE, ROUTING_KEY
 
@@ -39,26 +40,34 @@ def _header(record: Message, name: str) -> str:
 
 
 class BroadcastHub:
-    """A group-less consumer thread fanning broadcast records out to local queues."""
+    """A group-less consumer thread fanning broadcast records out to local queues.
+
+    Only the hub's own thread touches its consumer (a confluent-kafka consumer
+    blocks other threads' calls while it polls); offsets are looked up with the
+    connection's admin client and assignments are handed to the thread.
+    """
 
     def __init__(
         self,
         config: dict[str, Any],
         *,
+        admin: AdminClient,
         wake: threading.Event,
         match: Callable[[str, str], set[str]],
         poll_timeout: float,
-        watermark_timeout: float,
+        request_timeout: float,
     ) -> None:
         self._consumer = Consumer(config)
+        self._admin = admin
         self._wake = wake
         self._match = match
         self._poll_timeout = poll_timeout
-        self._watermark_timeout = watermark_timeout
+        self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._queues: dict[str, deque[Message]] = {}
         self._starts: dict[str, dict[tuple[str, int], int]] = {}
         self._assigned: set[tuple[str, int]] = set()
+        self._to_assign: list[TopicPartition] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="kelery-kafka-broadcast", daemon=True
@@ -67,20 +76,14 @@ class BroadcastHub:
 
     def bind(self, queue: str, topic: str) -> None:
         """Feed ``queue`` from ``topic`` starting now (its current end offsets)."""
-        partitions = self._partitions(topic)
-        starts: dict[tuple[str, int], int] = {}
-        new: list[TopicPartition] = []
-        for partition in partitions:
-            high = self._high_watermark(topic, partition)
-            starts[(topic, partition)] = high
-            if (topic, partition) not in self._assigned:
-                new.append(TopicPartition(topic, partition, high))
+        starts = self._end_offsets(topic)
         with self._lock:
             self._queues.setdefault(queue, deque())
             self._starts.setdefault(queue, {}).update(starts)
-            self._assigned.update((tp.topic, tp.partition) for tp in new)
-        if new:
-            self._consumer.incremental_assign(new)
+            for key, offset in starts.items():
+                if key not in self._assigned:
+                    self._assigned.add(key)
+                    self._to_assign.append(TopicPartition(key[0], key[1], offset))
 
     def forget(self, queue: str) -> None:
         """Stop feeding ``queue`` and drop what it holds."""
@@ -119,33 +122,36 @@ class BroadcastHub:
         self._stop.set()
         self._thread.join(timeout)
 
-    def _partitions(self, topic: str) -> list[int]:
-        deadline = time.monotonic() + self._watermark_timeout
+    def _end_offsets(self, topic: str) -> dict[tuple[str, int], int]:
+        """The current end offset of each partition of ``topic`` (retried while it appears)."""
+        deadline = time.monotonic() + self._request_timeout
         while True:
-            metadata = self._consumer.list_topics(topic, timeout=self._watermark_timeout)
-            info = metadata.topics.get(topic)
-            if info is not None and info.error is None and info.partitions:
-                return sorted(info.partitions)
+            try:
+                metadata = self._admin.list_topics(topic, timeout=self._request_timeout)
+                info = metadata.topics.get(topic)
+                if info is not None and info.error is None and info.partitions:
+                    futures = self._admin.list_offsets(
+                        {TopicPartition(topic, p): OffsetSpec.latest() for p in info.partitions},
+                        request_timeout=self._request_timeout,
+                    )
+                    return {
+                        (tp.topic, tp.partition): int(future.result().offset)
+                        for tp, future in futures.items()
+                    }
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
             if time.monotonic() > deadline:
                 raise KafkaException(f"broadcast topic {topic!r} is not available")
             time.sleep(0.05)
 
-    def _high_watermark(self, topic: str, partition: int) -> int:
-        deadline = time.monotonic() + self._watermark_timeout
-        while True:
-            try:
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=self._watermark_timeout, cached=False
-                )
-                return int(high)
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                with self._lock:
+                    pending, self._to_assign = self._to_assign, []
+                if pending:
+                    self._consumer.incremental_assign(pending)
                 if not self._assigned:
                     self._stop.wait(self._poll_timeout)
                     continue

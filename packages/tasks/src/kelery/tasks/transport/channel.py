@@ -37,7 +37,12 @@ from kelery.tasks.transport.errors import PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name
 from kelery.tasks.transport.producer import produce, wait_delivered
-from kelery.tasks.transport.records import REDELIVERED, decode_record, encode_record
+from kelery.tasks.transport.records import (
+    REDELIVERED,
+    decode_record,
+    encode_record,
+    record_key,
+)
 
 if TYPE_CHECKING:
     from kelery.tasks.transport.transport import Transport
@@ -70,7 +75,7 @@ class KafkaQoS(virtual.QoS):  # type: ignore[misc]
         if message is not None:
             self.channel.record_done(message)
 
-    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:  # noqa: FBT001, FBT002 - kombu's signature
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         """Requeue (publish again) or dead-letter, then forget the delivery."""
         message = self._delivered.get(delivery_tag)
         self._quick_ack(delivery_tag)
@@ -158,10 +163,18 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self, topic: str, message: dict[str, Any], *, exchange: str, routing_key: str
     ) -> None:
         value, headers = encode_record(message, exchange=exchange, routing_key=routing_key)
+        key = record_key(message)
         producer = self._transport.producer
         options = self._transport.options
         if not options.confirm_publish:
-            produce(producer, topic, value=value, headers=headers, on_delivery=self._on_delivery)
+            produce(
+                producer,
+                topic,
+                key=key,
+                value=value,
+                headers=headers,
+                on_delivery=self._on_delivery,
+            )
             return
         done = threading.Event()
         failure: list[str] = []
@@ -171,7 +184,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 failure.append(f"{topic}: {error.str()}")
             done.set()
 
-        produce(producer, topic, value=value, headers=headers, on_delivery=confirmed)
+        produce(producer, topic, key=key, value=value, headers=headers, on_delivery=confirmed)
         if not wait_delivered(producer, done, options.confirm_timeout):
             raise PublishError(
                 f"no delivery report from Kafka for {topic} within {options.confirm_timeout}s"
@@ -246,7 +259,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         return self._payload(item[0], queue, item[1])
 
     # -- consuming --------------------------------------------------------------------
-    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:  # noqa: FBT001 - kombu's signature
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         """Start delivering ``queue``; group queues join this channel's subscription."""
         result = super().basic_consume(queue, no_ack, *args, **kwargs)
         if not self._transport.is_broadcast_queue(queue):

@@ -18,6 +18,9 @@ any other name              one kombu message header (Celery's ``task``,     JSO
 ``kombu-redelivered``       ``true`` on a requeued copy                      UTF-8
 ==========================  ===============================================  =========
 
+The record key is the Celery task id (absent for plain kombu messages), which
+spreads tasks evenly over the topic's partitions; workers do not read it.
+
 Header names starting with ``kombu-`` or ``kelery-`` are the transport's own and
 never become kombu headers (so a dead-letter copy's ``kelery-error`` stays out of
 Celery's way). A header value that is not valid JSON is taken as UTF-8 text, so a
@@ -84,6 +87,17 @@ def encode_record(
     if redelivered:
         headers.append((REDELIVERED, b"true"))
     return body_bytes(message.get("body"), content_encoding), headers
+
+
+def record_key(message: Mapping[str, Any]) -> bytes | None:
+    """The record key: the Celery task id, so tasks spread evenly over partitions.
+
+    Messages without one (plain kombu) get no key and librdkafka's sticky partitioner.
+    """
+    task_id = (message.get("headers") or {}).get("id") or (message.get("properties") or {}).get(
+        "correlation_id"
+    )
+    return str(task_id).encode() if task_id else None
 
 
 def _decode_value(raw: bytes | None) -> Any:

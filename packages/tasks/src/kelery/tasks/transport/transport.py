@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -80,7 +79,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
 
         return str(confluent_kafka.version()[0])
 
-    def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:  # noqa: FBT001, FBT002 - kombu's signature
+    def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:
         """The broker URL (it never holds credentials)."""
         servers = ",".join(self.kafka.bootstrap_servers)
         return f"kelery+kafka://{servers}"
@@ -99,6 +98,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     def close_connection(self, connection: Any) -> None:
         """Close channels (committing offsets) and stop the broadcast hub."""
         super().close_connection(connection)
+        remaining = self.producer.flush(self.options.close_timeout)
+        if remaining:
+            log.error("%d published message(s) still unconfirmed at close", remaining)
         hub, self._hub = self._hub, None
         if hub is not None:
             hub.close(self.options.close_timeout)
@@ -120,7 +122,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise socket.timeout
+                raise TimeoutError
             self._wake.wait(remaining)
 
     def deliver(self, payload: dict[str, Any], queue: str) -> None:
@@ -193,10 +195,11 @@ class Transport(virtual.Transport):  # type: ignore[misc]
                 )
                 self._hub = BroadcastHub(
                     config,
+                    admin=self.admin,
                     wake=self._wake,
                     match=self._match_broadcast,
                     poll_timeout=self.options.poll_timeout,
-                    watermark_timeout=self._connect_timeout(),
+                    request_timeout=self._connect_timeout(),
                 )
             return self._hub
 

@@ -1,0 +1,60 @@
+"""A tiny Celery app for the transport's integration tests, run by real workers.
+
+Configured from the environment the test sets (broker, topic prefix, group,
+where to record executions), so the test process and the worker processes it
+starts share one configuration. Each execution appends ``<tag> <n> <hostname>``
+to a file: the test counts those lines.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from celery import Celery
+from celery.exceptions import Reject
+
+from kelery.common.settings import KafkaSettings
+from kelery.tasks.transport import celery_config
+
+QUEUE = "tq"
+
+app = Celery("kelery_transport_testapp")
+app.conf.update(
+    celery_config(
+        KafkaSettings(bootstrap_servers=os.environ["KELERY_TEST_KAFKA"]),
+        topic_prefix=os.environ["KTT_PREFIX"],
+        group_id=os.environ["KTT_GROUP"],
+        # A killed worker's partitions move to the survivor after this, not 45 s.
+        consumer_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+    ),
+    task_default_queue=QUEUE,
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=4,
+    broker_connection_retry_on_startup=True,
+)
+
+
+def _record(tag: str, n: int) -> None:
+    line = f"{tag} {n} {os.environ.get('KTT_NAME', '?')}\n"
+    with Path(os.environ["KTT_RECORD"]).open("a", encoding="utf-8") as out:
+        out.write(line)
+
+
+@app.task(name="ktt.record")
+def record(tag: str, n: int, sleep: float = 0.0) -> int:
+    """Record one execution (after ``sleep`` seconds)."""
+    if sleep:
+        time.sleep(sleep)
+    _record(tag, n)
+    return n
+
+
+@app.task(name="ktt.poison")
+def poison(tag: str) -> None:
+    """Refuse the message for good: Celery rejects it without requeue."""
+    raise Reject(f"poison {tag}", requeue=False)
