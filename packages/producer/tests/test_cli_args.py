@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kelery.common.errors import SettingsError
+from kelery.common.errors import KeleryError, SettingsError
 from kelery.common.runtime import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from kelery.common.settings import load_settings
-from kelery.producer.cli import FOREVER_DEFAULT_RATE, main, parse_args, summarise
+from kelery.producer.cli import FOREVER_DEFAULT_RATE, execute, main, parse_args, summarise
 from kelery.producer.run import ProduceResult
 from kelery.producer.settings import SEED_DEFAULT_MESSAGE, ProducerSettings
 
@@ -113,3 +115,16 @@ def test_failures_are_reported_even_when_quiet(capsys: pytest.CaptureFixture[str
 def test_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
     summarise(result(produced=4, delivered=4), "topic-a", forever=False, quiet=False)
     assert "delivered 4 of 4 messages to topic-a" in capsys.readouterr().out
+
+
+def test_unreadable_file_is_a_clear_error_before_connecting(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.txt"
+    with pytest.raises(KeleryError, match=r"cannot read .*missing.txt: No such file"):
+        execute(parse_args(["--file", str(missing)]), ProducerSettings())
+
+
+def test_nothing_valid_to_send_is_an_error_before_connecting(tmp_path: Path) -> None:
+    lines = tmp_path / "bad.jsonl"
+    lines.write_text("{nope\n[1]\n", encoding="utf-8")
+    with pytest.raises(KeleryError, match="all 2 input lines were invalid"):
+        execute(parse_args(["--json", "--file", str(lines)]), ProducerSettings())

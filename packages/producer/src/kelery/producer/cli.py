@@ -14,6 +14,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -189,10 +190,14 @@ def _open_input(path: str) -> BinaryIO:
         raise KeleryError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _input_lines(args: argparse.Namespace, settings: ProducerSettings) -> Iterator[InputLine]:
+def _input_lines(
+    args: argparse.Namespace, settings: ProducerSettings, resources: ExitStack
+) -> Iterator[InputLine]:
     if args.file is None:
         return lines_from_args(args.messages or [settings.default_message])
     stream = _open_input(args.file)
+    if args.file != STDIN:
+        resources.callback(stream.close)
     name = "stdin" if args.file == STDIN else args.file
     if _streamed(args):
         return lines_in_background(stream, name)
@@ -212,7 +217,13 @@ def execute(
     Raises KeleryError (unreachable cluster, unreadable file, nothing valid to
     send) before anything is produced.
     """
-    out = out or sys.stdout
+    with ExitStack() as resources:
+        return _execute(args, settings, out or sys.stdout, resources)
+
+
+def _execute(
+    args: argparse.Namespace, settings: ProducerSettings, out: TextIO, resources: ExitStack
+) -> ProduceResult:
     topic = args.topic or settings.commands_topic
     builder = EnvelopeBuilder(
         source=settings.source,
@@ -221,26 +232,22 @@ def execute(
         key=args.key,
     )
     invalid = InvalidInput()
-    items: Iterator[Template | None] = compile_lines(
-        _input_lines(args, settings),
+    lines = compile_lines(
+        _input_lines(args, settings, resources),
         builder,
         json_lines=args.json,
         raw=args.raw,
         on_invalid=invalid,
     )
-    total: int | None = None
-    templates: list[Template] | None = None
     rounds = None if args.forever else args.count
-    if not _streamed(args):
-        templates = [t for t in items if t is not None]
+    templates: list[Template] | None = None
+    if not _streamed(args):  # check every line before sending anything
+        templates = [t for t in lines if t is not None]
         if not templates:
             raise KeleryError(f"nothing to send: all {invalid.count} input lines were invalid")
-        total = None if rounds is None else len(templates) * rounds
-        items = repeated(templates, rounds)
 
     stop = GracefulShutdown()
     errors = ErrorWatch(stop)
-    tracker = DeliveryTracker()
     config = client_config(
         settings.kafka,
         "producer",
@@ -252,10 +259,11 @@ def execute(
         producer, topic, bootstrap=settings.kafka.bootstrap, timeout=settings.connect_timeout
     )
     log.debug("producing to %s on %s", topic, settings.kafka.bootstrap)
+    total = None if templates is None or rounds is None else len(templates) * rounds
     loop = ProduceLoop(
         producer,
         topic,
-        tracker=tracker,
+        tracker=DeliveryTracker(),
         stop=stop,
         flush_timeout=settings.flush_timeout,
         headers=[(name, value.encode("utf-8")) for name, value in args.header],
@@ -266,11 +274,12 @@ def execute(
         invalid_input=invalid,
         queue_limit=int(config.get("queue.buffering.max.messages", DEFAULT_QUEUE_LIMIT)),
     )
+    limiter = SteadyRate(args.rate) if args.rate > 0 else None
     with stop:
-        if args.rate > 0:
-            return loop.run(items, SteadyRate(args.rate))
-        if templates is None:  # streamed stdin: send each line as it comes
-            return loop.run(items)
+        if templates is None:  # streamed stdin: each line goes as it comes
+            return loop.run(lines, limiter)
+        if limiter is not None:
+            return loop.run(repeated(templates, rounds), limiter)
         return loop.run_chunks(chunked(repeated(templates, rounds), builder))
 
 
