@@ -181,7 +181,7 @@ class ProduceLoop:
             elapsed=final.elapsed,
             complete=complete,
             stopped_by=self._stop.signal_name,
-            fatal=bool(self._errors and self._errors.fatal),
+            fatal=bool(fatal),
             errors=(fatal + self._local_errors + self._tracker.errors)[:KEEP_ERRORS],
         )
 
