@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import Reject
 
 from kelery.common.contracts import CHAT_TASKS, RECORD_MESSAGE_TASK, REPLY_TO_KWARG
 from kelery.tasks.base import ChatTask
@@ -88,8 +89,12 @@ def stats(self: ChatTask, *_args: str) -> str:
 
 @shared_task(name=RECORD_MESSAGE_TASK, base=_SilentTask, bind=True)
 def record_message(self: ChatTask, *_args: str, message: dict[str, Any]) -> None:
-    """Count one plain chat message for its channel (idempotent per message uuid)."""
+    """Count one plain chat message for its channel (idempotent per message uuid).
+
+    A message without a uuid cannot be counted exactly once; it is rejected
+    without requeue, which the Kafka transport turns into a dead-letter record.
+    """
     uuid, channel = message.get("uuid"), message.get("channel_id")
     if not isinstance(uuid, str) or not uuid:
-        raise ValueError("message has no uuid; cannot count it exactly once")
+        raise Reject("message has no uuid; cannot count it exactly once", requeue=False)
     context_of(self.app).counts.record(None if channel is None else str(channel), uuid)
