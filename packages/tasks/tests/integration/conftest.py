@@ -175,6 +175,7 @@ class TasksStack:
             process.stop()
         if self._speak is not None:
             self._speak.close()
+        self.app.close()
 
 
 def stack_env(kafka: str, workdir: Path, hint: str) -> dict[str, str]:
