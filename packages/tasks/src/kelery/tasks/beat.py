@@ -59,4 +59,8 @@ class LeaderScheduler(Scheduler):
     @property
     def info(self) -> str:
         """The line ``celery beat`` prints about its scheduler."""
-        return "leader election via Kafka consumer group"
+        election = context_of(self.app).settings
+        return (
+            f"    . leader election -> group {election.beat_leader_group} "
+            f"on topic {election.beat_leader_topic}"
+        )
