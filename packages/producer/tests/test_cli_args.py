@@ -121,10 +121,3 @@ def test_unreadable_file_is_a_clear_error_before_connecting(tmp_path: Path) -> N
     missing = tmp_path / "missing.txt"
     with pytest.raises(KeleryError, match=r"cannot read .*missing.txt: No such file"):
         execute(parse_args(["--file", str(missing)]), ProducerSettings())
-
-
-def test_nothing_valid_to_send_is_an_error_before_connecting(tmp_path: Path) -> None:
-    lines = tmp_path / "bad.jsonl"
-    lines.write_text("{nope\n[1]\n", encoding="utf-8")
-    with pytest.raises(KeleryError, match="all 2 input lines were invalid"):
-        execute(parse_args(["--json", "--file", str(lines)]), ProducerSettings())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from kelery.common.schemas import decode_chat_message
+from kelery.producer.dead_letters import InvalidInput
 from kelery.producer.envelope import EnvelopeBuilder
-from kelery.producer.messages import InvalidInput, compile_lines, repeated
+from kelery.producer.messages import compile_lines, repeated
 from kelery.producer.sources import IDLE, InputLine, RawPayload
 
 
@@ -21,6 +22,9 @@ def test_invalid_lines_are_counted_and_skipped_idle_passes_through() -> None:
     assert out[0] is not None
     assert decode_chat_message(out[0].build()).content == "a"
     assert invalid.count == 1
+    [(line, reason)] = invalid.pending
+    assert (line.data, line.origin) == (b"{bad", "f:2")
+    assert reason.startswith("f:2: not JSON")
 
 
 def test_repeated_rounds_and_forever() -> None:

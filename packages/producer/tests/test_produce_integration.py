@@ -22,9 +22,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from kelery.common.dlq import ERROR_HEADER, ORIGIN_TOPIC_HEADER, STAGE_HEADER, header_value
 from kelery.common.kafka_config import client_config
 from kelery.common.schemas import decode_chat_message
 from kelery.common.settings import KafkaSettings
+from kelery.producer.dead_letters import ORIGIN_INPUT_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +47,21 @@ def cli_env(kafka: str, **extra: str) -> dict[str, str]:
 def produce(
     kafka: str, *args: str, cwd: Path, stdin: bytes | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """Run ``kelery-produce`` to completion; stdin is bytes (it may be any bytes)."""
+    done = subprocess.run(
         [sys.executable, "-m", "kelery.producer", *args],
-        input=stdin.decode("utf-8", "surrogateescape") if stdin is not None else None,
+        input=stdin,
         capture_output=True,
-        text=True,
         timeout=HANG_GUARD,
         cwd=cwd,
         env=cli_env(kafka, **env),
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        done.args,
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
     )
 
 
@@ -128,7 +136,7 @@ def test_default_message_and_commands_topic_from_settings(
     assert message.content == "Hello Kafka! Producer online Here"
 
 
-def test_json_file_lines_become_envelopes_bad_lines_are_reported_and_skipped(
+def test_json_file_lines_become_envelopes_bad_lines_go_to_the_dlq(
     kafka: str, unique_topic: str, tmp_path: Path
 ) -> None:
     lines = tmp_path / "events.jsonl"
@@ -142,12 +150,36 @@ def test_json_file_lines_become_envelopes_bad_lines_are_reported_and_skipped(
     done = produce(kafka, "--json", "--file", str(lines), "-t", unique_topic, cwd=tmp_path)
     assert done.returncode == 1
     assert "events.jsonl:2: not JSON" in done.stderr
-    assert "1 input lines were invalid" in done.stderr
+    assert f"1 input lines were invalid and not sent to {unique_topic}" in done.stderr
+    assert f"copied to {unique_topic}.dlq" in done.stderr
     records = read_all(kafka, unique_topic)
     by_content = {m.content: (m, r.key()) for m, r in zip(values(records), records, strict=True)}
     assert set(by_content) == {"!remind 10m stretch", "plain string"}
     remind, key = by_content["!remind 10m stretch"]
     assert (remind.channel_id, remind.author_id, key) == ("123", "9", b"123")
+    [dead] = read_all(kafka, f"{unique_topic}.dlq")
+    assert dead.value() == b'{"content": "broken"'
+    assert header_value(dead.headers(), ERROR_HEADER) is not None
+    assert "events.jsonl:2: not JSON" in (header_value(dead.headers(), ERROR_HEADER) or "")
+    assert header_value(dead.headers(), STAGE_HEADER) == "producer"
+    assert header_value(dead.headers(), ORIGIN_TOPIC_HEADER) == unique_topic
+    assert header_value(dead.headers(), ORIGIN_INPUT_HEADER) == f"{lines}:2"
+
+
+def test_when_every_line_is_invalid_nothing_is_sent_and_all_reach_the_dlq(
+    kafka: str, unique_topic: str, tmp_path: Path
+) -> None:
+    stdin = b"\xff\xfe not utf-8\n[1, 2]\n"
+    done = produce(kafka, "--json", "-t", unique_topic, "-f", "-", cwd=tmp_path, stdin=stdin)
+    assert done.returncode == 1
+    assert "2 input lines were invalid" in done.stderr
+    dead = read_all(kafka, f"{unique_topic}.dlq")
+    assert sorted(r.value() or b"" for r in dead) == [b"[1, 2]", b"\xff\xfe not utf-8"]
+    assert sorted(header_value(r.headers(), ORIGIN_INPUT_HEADER) or "" for r in dead) == [
+        "stdin:1",
+        "stdin:2",
+    ]
+    assert _high_watermark(kafka, unique_topic) == 0
 
 
 def test_stdin_lines_are_streamed(kafka: str, unique_topic: str, tmp_path: Path) -> None:

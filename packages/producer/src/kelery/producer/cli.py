@@ -33,9 +33,10 @@ from kelery.common.runtime import (
 )
 from kelery.common.settings import load_settings
 from kelery.producer import __version__
+from kelery.producer.dead_letters import InputDeadLetters, InvalidInput
 from kelery.producer.envelope import EnvelopeBuilder, Template
 from kelery.producer.log_limits import limit_delivery_failure_logs
-from kelery.producer.messages import InvalidInput, chunked, compile_lines, repeated
+from kelery.producer.messages import chunked, compile_lines, repeated
 from kelery.producer.preflight import check_cluster
 from kelery.producer.progress import make_progress
 from kelery.producer.rate import SteadyRate
@@ -214,8 +215,8 @@ def execute(
 ) -> ProduceResult:
     """Do what ``args`` ask: connect, send, flush; return the counts.
 
-    Raises KeleryError (unreachable cluster, unreadable file, nothing valid to
-    send) before anything is produced.
+    Raises KeleryError (unreachable cluster, refused topic, unreadable file)
+    before anything is produced.
     """
     with ExitStack() as resources:
         return _execute(args, settings, out or sys.stdout, resources)
@@ -243,8 +244,6 @@ def _execute(
     templates: list[Template] | None = None
     if not _streamed(args):  # check every line before sending anything
         templates = [t for t in lines if t is not None]
-        if not templates:
-            raise KeleryError(f"nothing to send: all {invalid.count} input lines were invalid")
 
     stop = GracefulShutdown()
     errors = ErrorWatch(stop)
@@ -271,7 +270,7 @@ def _execute(
             out, quiet=args.quiet, total=total, interval=settings.progress_interval
         ),
         errors=errors,
-        invalid_input=invalid,
+        dead_letters=InputDeadLetters(producer, topic, invalid),
         queue_limit=int(config.get("queue.buffering.max.messages", DEFAULT_QUEUE_LIMIT)),
     )
     limiter = SteadyRate(args.rate) if args.rate > 0 else None
@@ -298,8 +297,15 @@ def summarise(result: ProduceResult, topic: str, *, forever: bool, quiet: bool) 
         for error in result.errors[:5]:
             print(f"  {error}", file=sys.stderr)  # noqa: T201
     if result.rejected:
+        lost = (
+            f"; {result.not_dead_lettered} of them could not be copied there either"
+            if result.not_dead_lettered
+            else ""
+        )
         print(  # noqa: T201
-            f"error: {result.rejected} input lines were invalid and not sent", file=sys.stderr
+            f"error: {result.rejected} input lines were invalid and not sent to {topic}; "
+            f"copied to {result.dead_letter_topic}{lost}",
+            file=sys.stderr,
         )
     if result.fatal and not result.failed:
         print(f"error: {result.errors[0]}", file=sys.stderr)  # noqa: T201

@@ -10,8 +10,9 @@ Two shapes, chosen by the mode:
   ``tail -f log | kelery-produce -`` works; ``None`` items tell the loop that no
   line is ready yet.
 
-A line that cannot become a message is logged with its place and counted via
-``on_invalid``; it is never sent and never stops the others.
+A line that cannot become a message is logged with its place and handed to
+``on_invalid`` (which copies it to the dead-letter topic); it is never sent to
+the target topic and never stops the others.
 """
 
 from __future__ import annotations
@@ -28,24 +29,13 @@ from kelery.producer.sources import IDLE, InputLine, parse_line
 log = logging.getLogger(__name__)
 
 
-class InvalidInput:
-    """Counts input lines refused before producing (the ``on_invalid`` callback)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, reason: str) -> None:
-        """Count one refused line (its reason is already logged)."""
-        self.count += 1
-
-
 def compile_lines(
     lines: Iterable[InputLine],
     builder: EnvelopeBuilder,
     *,
     json_lines: bool,
     raw: bool,
-    on_invalid: Callable[[str], None],
+    on_invalid: Callable[[InputLine, str], None],
 ) -> Iterator[Template | None]:
     """Yield a template per valid line, ``None`` for an idle tick; report invalid lines."""
     for line in lines:
@@ -62,7 +52,7 @@ def compile_lines(
         if not reason.startswith(line.origin):
             reason = f"{line.origin}: {reason}"
         log.error("skipping invalid input: %s", reason)
-        on_invalid(reason)
+        on_invalid(line, reason)
 
 
 CHUNK = 256

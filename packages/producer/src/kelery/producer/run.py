@@ -22,8 +22,9 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kelery.common.delivery import DeliveryTracker
 from kelery.common.runtime import GracefulShutdown
+from kelery.producer.dead_letters import InputDeadLetters
 from kelery.producer.envelope import Template
-from kelery.producer.messages import Chunk, InvalidInput
+from kelery.producer.messages import Chunk
 from kelery.producer.progress import NoProgress, ProgressDisplay, Snapshot
 from kelery.producer.rate import SteadyRate
 
@@ -99,6 +100,11 @@ class ProduceResult:
     stopped_by: str | None = None
     fatal: bool = False
     errors: list[str] = field(default_factory=list)
+    dead_letter_topic: str | None = None
+    dead_lettered: int = 0
+    """Invalid input lines copied to the dead-letter topic (acknowledged)."""
+    not_dead_lettered: int = 0
+    """Invalid input lines that did not reach the dead-letter topic either."""
 
     @property
     def attempted(self) -> int:
@@ -125,7 +131,7 @@ class ProduceLoop:
         headers: list[tuple[str, str | bytes | None]] | None = None,
         progress: ProgressDisplay | None = None,
         errors: ErrorWatch | None = None,
-        invalid_input: InvalidInput | None = None,
+        dead_letters: InputDeadLetters | None = None,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
     ) -> None:
         self._producer = producer
@@ -141,7 +147,7 @@ class ProduceLoop:
         self._local_errors: list[str] = []
         self._produced = 0
         self._started: float | None = None
-        self._invalid = invalid_input or InvalidInput()
+        self._dead_letters = dead_letters
         self._queue_limit = queue_limit
 
     def _record_local(self, message: str) -> None:
@@ -155,7 +161,7 @@ class ProduceLoop:
             produced=self._produced,
             delivered=self._reports.delivered + self._tracker.delivered,
             failed=self._tracker.failed + self._local_failures,
-            rejected=self._invalid.count,
+            rejected=0 if self._dead_letters is None else self._dead_letters.invalid.count,
             elapsed=0.0 if started is None else time.perf_counter() - started,
         )
 
@@ -165,6 +171,7 @@ class ProduceLoop:
         """Produce every item (``None`` means "no input yet": serve callbacks and look again)."""
         try:
             complete = self._produce(items, limiter)
+            self._copy_invalid_input()
             self._drain()
         finally:
             self._progress.close()
@@ -173,7 +180,11 @@ class ProduceLoop:
     def _result(self, complete: bool) -> ProduceResult:
         final = self.snapshot()
         fatal = self._errors.fatal if self._errors else []
+        dead = self._dead_letters
         return ProduceResult(
+            dead_letter_topic=None if dead is None else dead.dlq_topic,
+            dead_lettered=0 if dead is None else dead.copied,
+            not_dead_lettered=0 if dead is None else dead.not_copied,
             produced=final.produced,
             delivered=final.delivered,
             failed=final.failed,
@@ -192,6 +203,7 @@ class ProduceLoop:
                 complete = self._produce_batches(chunks)
             else:
                 complete = self._produce_chunks_with_headers(chunks)
+            self._copy_invalid_input()
             self._drain()
         finally:
             self._progress.close()
@@ -212,6 +224,7 @@ class ProduceLoop:
         topic, reports = self._topic, self._reports
         stopped = self._stop.event.is_set
         room = self._queue_limit
+        self._copy_invalid_input()
         self._started = time.perf_counter()
         for chunk in chunks:
             if stopped():
@@ -235,6 +248,11 @@ class ProduceLoop:
             poll(0)
             self._progress.update(self.snapshot())
         return True
+
+    def _copy_invalid_input(self) -> None:
+        """Send refused input lines waiting for the DLQ (a cheap check when there are none)."""
+        if self._dead_letters is not None and self._dead_letters.invalid.pending:
+            self._dead_letters.send_pending(self._stop.event.is_set)
 
     def _idle(self, seconds: float) -> None:
         """Wait between paced records: serve reports, or sleep below poll's 1 ms resolution.
@@ -270,6 +288,7 @@ class ProduceLoop:
         poll = self._producer.poll
         topic, headers, reports = self._topic, self._headers, self._reports
         stopped = self._stop.event.is_set
+        self._copy_invalid_input()
         self._started = time.perf_counter()
         for chunk in chunks:
             if stopped():
@@ -312,6 +331,7 @@ class ProduceLoop:
         stopped = self._stop.event.is_set
         report_every = 1 if limiter is not None else POLL_EVERY
         for item in items:
+            self._copy_invalid_input()
             if item is None:
                 poll(0)
                 self._progress.update(self.snapshot())

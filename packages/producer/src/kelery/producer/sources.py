@@ -59,7 +59,8 @@ Payload = TextPayload | ObjectPayload | RawPayload
 def parse_line(line: InputLine, *, json_lines: bool, raw: bool) -> Payload:
     """Turn one input line into a payload, or raise InvalidMessageError saying why.
 
-    - plain text: must be UTF-8; becomes ``content`` (or the raw value).
+    - plain text: must be UTF-8; becomes ``content``. With ``--raw`` any bytes
+      go, as they are.
     - ``--json``: must be a JSON object (its fields) or a JSON string (the
       content); with ``--raw`` any JSON value is accepted and sent as typed.
     """
@@ -67,6 +68,8 @@ def parse_line(line: InputLine, *, json_lines: bool, raw: bool) -> Payload:
         raise InvalidMessageError(
             f"{line.origin}: line of {len(line.data)} bytes is over {MAX_LINE_BYTES}"
         )
+    if raw and not json_lines:
+        return RawPayload(line.data)
     try:
         text = line.data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -74,7 +77,7 @@ def parse_line(line: InputLine, *, json_lines: bool, raw: bool) -> Payload:
             f"{line.origin}: not UTF-8 ({exc.reason} at byte {exc.start})"
         ) from None
     if not json_lines:
-        return RawPayload(line.data) if raw else TextPayload(text)
+        return TextPayload(text)
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
