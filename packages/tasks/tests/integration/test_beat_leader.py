@@ -78,40 +78,51 @@ class FiredTasks:
         self._consumer.close()
 
 
-def _wait_for_two_members(admin: AdminClient, group: str) -> None:
+def _wait_for_members(admin: AdminClient, group: str, count: int) -> None:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         description = admin.describe_consumer_groups([group])[group].result(timeout=30)
-        if description.state == ConsumerGroupState.STABLE and len(description.members) == 2:
+        if description.state == ConsumerGroupState.STABLE and len(description.members) == count:
             return
         time.sleep(0.5)
-    raise AssertionError(f"beat group {group} never had two stable members")
+    raise AssertionError(f"beat group {group} never had {count} stable members")
 
 
-def test_only_the_leader_fires_and_the_other_takes_over_after_kill_9(tasks_stack, kafka) -> None:
+def test_only_the_leader_fires_and_others_take_over(tasks_stack, kafka) -> None:
+    """Three beats: one fires; kill -9 of it hands over; SIGTERM of the next hands over too."""
     env = {"BEAT_SCHEDULE": TICK_SCHEDULE}
-    beats = [tasks_stack.start_beat("beat-a", env), tasks_stack.start_beat("beat-b", env)]
+    beats = [tasks_stack.start_beat(f"beat-{name}", env) for name in "abc"]
     admin = AdminClient({"bootstrap.servers": kafka})
-    _wait_for_two_members(admin, tasks_stack.env["BEAT_LEADER_GROUP"])
-    both_alive_from = time.time() + SETTLE_S
+    group = tasks_stack.env["BEAT_LEADER_GROUP"]
+    _wait_for_members(admin, group, 3)
+    all_alive_from = time.time() + SETTLE_S
     fired = FiredTasks(kafka, tasks_stack.queue_topic)
-    try:
-        while_both = fired.wait_for(
-            lambda seen: sum(f.at > both_alive_from for f in seen) >= 5, "5 ticks"
-        )
-        senders = {f.pid for f in while_both if f.at > both_alive_from}
-        assert len(senders) == 1, f"two beats fired while both were alive: {while_both}"
-        leader = next(b for b in beats if b.pid in senders)
-        follower = next(b for b in beats if b is not leader)
-        assert "is now the leader" in leader.log()
 
-        leader.kill()
+    def senders_after(moment: float, count: int, what: str) -> set[int]:
+        seen = fired.wait_for(lambda s: sum(f.at > moment for f in s) >= count, what)
+        return {f.pid for f in seen if f.at > moment}
+
+    try:
+        senders = senders_after(all_alive_from, 5, "5 ticks with three beats alive")
+        assert len(senders) == 1, f"two beats fired while all were alive: {fired.seen}"
+        first = next(b for b in beats if b.pid in senders)
+        assert "is now the leader" in first.log()
+
+        first.kill()
         killed_at = time.time()
-        after = fired.wait_for(
-            lambda seen: sum(f.at > killed_at for f in seen) >= 3, "3 ticks after the kill"
-        )
-        assert {f.pid for f in after if f.at > killed_at} == {follower.pid}
-        assert {f.pid for f in after if both_alive_from < f.at <= killed_at} == {leader.pid}
-        assert "is now the leader" in follower.log()
+        senders = senders_after(killed_at, 3, "3 ticks after kill -9 of the leader")
+        assert len(senders) == 1, f"two survivors fired: {fired.seen}"
+        second = next(b for b in beats if b.pid in senders)
+        assert second is not first
+        assert "is now the leader" in second.log()
+
+        second.stop()  # SIGTERM: leaves the group, hands over without waiting for a timeout
+        stopped_at = time.time()
+        assert second.process.returncode == 0
+        assert "no longer the leader (leaving the group)" in second.log()
+        third = next(b for b in beats if b is not first and b is not second)
+        assert senders_after(stopped_at, 3, "3 ticks after SIGTERM of the leader") == {third.pid}
+        window = [f for f in fired.seen if all_alive_from < f.at <= killed_at]
+        assert {f.pid for f in window} == {first.pid}
     finally:
         fired.close()
