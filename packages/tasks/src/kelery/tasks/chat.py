@@ -8,7 +8,6 @@ here touches Kafka for its reply.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import shared_task
@@ -21,8 +20,6 @@ from kelery.tasks.context import context_of
 from kelery.tasks.durations import format_duration, parse_duration
 from kelery.tasks.errors import ChatInputError
 from kelery.tasks.replies import reply_to_from
-
-log = logging.getLogger(__name__)
 
 REMIND_DUE_TASK = "kelery.remind_due"
 
