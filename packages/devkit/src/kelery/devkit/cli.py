@@ -1,4 +1,4 @@
-"""``kelery-dev``: run Kelery's pieces on one machine (a local Kafka now; more to come).
+"""``kelery-dev``: run Kelery on one machine: the whole system, or a Kafka, or a fake Discord.
 
 Subcommands live in :mod:`kelery.devkit.commands`, one module each. Failures a person
 can fix (no Java, port taken, broker did not start) print one clear message and exit
@@ -8,10 +8,10 @@ non-zero, without a traceback.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from kelery.common.logging import setup_logging
 from kelery.devkit import __version__
 from kelery.devkit.commands import CommandError, register_all
 from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the full ``kelery-dev`` parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog="kelery-dev",
-        description="Run Kelery on one machine: a real local Apache Kafka, and more.",
+        description=(
+            "Run Kelery on one machine: the whole system (up), a real local Apache Kafka "
+            "(kafka), a fake Discord (discord)."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -47,10 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(level="INFO" if args.verbose else "WARNING")
     try:
         return handler(args)
     except _USER_ERRORS as exc:
