@@ -9,6 +9,7 @@ registered secret never reaches an output.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import logging.config
@@ -79,3 +80,23 @@ def setup_logging(settings: LoggingSettings | None = None, *, level: str | None 
         root.addHandler(handler)
         root.setLevel(level or settings.level)
     _attach_redaction()
+
+
+def add_verbosity_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *,
+    quiet_help: str = "log warnings and errors only",
+) -> None:
+    """Add the ``-v/--verbose`` and ``-q/--quiet`` pair every Kelery CLI takes."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    group.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
+def level_from_arguments(args: argparse.Namespace) -> str | None:
+    """The level ``-v``/``-q`` ask for, or None to keep the settings' ``LOG_LEVEL``."""
+    if getattr(args, "verbose", False):
+        return "DEBUG"
+    if getattr(args, "quiet", False):
+        return "WARNING"
+    return None

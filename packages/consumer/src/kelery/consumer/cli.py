@@ -21,7 +21,7 @@ from kombu.utils.url import maybe_sanitize_url
 from kelery.common.dlq import dlq_topic_for
 from kelery.common.errors import KeleryError
 from kelery.common.kafka_config import client_config
-from kelery.common.logging import setup_logging
+from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
 from kelery.common.runtime import EXIT_OK, GracefulShutdown, run_main
 from kelery.common.settings import KafkaSettings, load_settings
 from kelery.common.topics import ensure_topics
@@ -112,9 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show-routes", action="store_true", help="print the routing table and exit"
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_verbosity_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -190,8 +188,7 @@ def _make_dispatcher(
 def run(args: argparse.Namespace) -> int:
     """The body of ``kelery-consume`` once arguments are parsed."""
     settings = load_consumer_settings(args)
-    level = "DEBUG" if args.verbose else "WARNING" if args.quiet else None
-    setup_logging(settings.log, level=level)
+    setup_logging(settings.log, level=level_from_arguments(args))
     routing = RoutingTable.load(settings.consumer_routing_file)
     if args.show_routes:
         for name, route in routing.items():

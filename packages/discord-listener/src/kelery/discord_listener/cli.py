@@ -17,7 +17,7 @@ import os
 import signal
 from collections.abc import Sequence
 
-from kelery.common.logging import setup_logging
+from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
 from kelery.common.runtime import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -59,9 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="post the start-up announcement to ANNOUNCEMENT_CHANNEL_ID ($LISTENER_ANNOUNCE)",
     )
-    level = parser.add_mutually_exclusive_group()
-    level.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    level.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    add_verbosity_arguments(parser)
     return parser
 
 
@@ -104,8 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         settings = _load(args)
-        level = "DEBUG" if args.verbose else "WARNING" if args.quiet else None
-        setup_logging(settings.log, level=level)
+        setup_logging(settings.log, level=level_from_arguments(args))
         shutdown = GracefulShutdown(signals=())
         return asyncio.run(_serve(settings, shutdown))
 

@@ -16,7 +16,7 @@ import os
 import signal
 from collections.abc import Sequence
 
-from kelery.common.logging import setup_logging
+from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
 from kelery.common.runtime import EXIT_INTERRUPTED, EXIT_OK, GracefulShutdown, run_main
 from kelery.common.settings import DiscordSettings, load_settings
 from kelery.discord_speaker import __version__
@@ -46,9 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--api-base", help="Discord REST API base URL, e.g. a fake Discord's (default: real)"
     )
-    level = parser.add_mutually_exclusive_group()
-    level.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    level.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    add_verbosity_arguments(parser)
     return parser
 
 
@@ -92,8 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         settings = _load(args)
-        level = "DEBUG" if args.verbose else "WARNING" if args.quiet else None
-        setup_logging(settings.log, level=level)
+        setup_logging(settings.log, level=level_from_arguments(args))
         shutdown = GracefulShutdown()
         asyncio.run(_serve(settings, shutdown))
         if shutdown.requested:

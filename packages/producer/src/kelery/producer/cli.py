@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from kelery.common.delivery import DeliveryTracker
 from kelery.common.errors import KeleryError
 from kelery.common.kafka_config import client_config
-from kelery.common.logging import setup_logging
+from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
 from kelery.common.runtime import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -158,11 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="messages per second, steady; 0 = unlimited (default: unlimited)",
     )
     output = parser.add_argument_group("output")
-    loudness = output.add_mutually_exclusive_group()
-    loudness.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress or summary; errors only"
-    )
-    loudness.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_verbosity_arguments(output, quiet_help="no progress or summary; errors only")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -319,8 +315,7 @@ def summarise(result: ProduceResult, topic: str, *, forever: bool, quiet: bool) 
 def _main(argv: Sequence[str] | None) -> int:
     args = parse_args(argv)
     settings = load_settings(ProducerSettings)
-    level = "DEBUG" if args.verbose else "WARNING" if args.quiet else None
-    setup_logging(settings.log, level=level)
+    setup_logging(settings.log, level=level_from_arguments(args))
     limit_delivery_failure_logs()
     result = execute(args, settings)
     topic = args.topic or settings.commands_topic
