@@ -95,6 +95,7 @@ from kelery.common.errors import SettingsError
 from kelery.common.settings import KafkaSettings
 from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
 from kelery.tasks.transport.options import TransportOptions, load_options
+from kelery.tasks.transport.producer import flush_all, raise_failures
 from kelery.tasks.transport.transport import Transport
 
 TRANSPORT_PATH = "kelery.tasks.transport:Transport"
@@ -111,6 +112,7 @@ __all__ = [
     "TransportOptions",
     "broker_url",
     "celery_config",
+    "confirm_published",
 ]
 
 
@@ -138,3 +140,16 @@ def celery_config(kafka: KafkaSettings, **options: Any) -> dict[str, Any]:
             "kafka_settings": kafka,
         },
     }
+
+
+def confirm_published(timeout: float = 30.0) -> None:
+    """Wait until Kafka acknowledged every message this process published.
+
+    For a caller that must know its tasks are durably enqueued before it moves
+    on (the consumer commits its input offset after this). Raises PublishError
+    for messages the broker refused, or that are still unconfirmed at ``timeout``.
+    """
+    remaining = flush_all(timeout)
+    raise_failures()
+    if remaining:
+        raise PublishError(f"{remaining} published message(s) not confirmed within {timeout}s")

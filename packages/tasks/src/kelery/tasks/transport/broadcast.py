@@ -27,16 +27,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from kelery.common.dlq import header_value
 from kelery.tasks.transport.records import EXCHANGE, ROUTING_KEY
 
 log = logging.getLogger(__name__)
 
 
 def _header(record: Message, name: str) -> str:
-    for key, value in record.headers() or ():
-        if key == name and value is not None:
-            return bytes(value).decode("utf-8", errors="replace")
-    return ""
+    return header_value(record.headers(), name) or ""
 
 
 class BroadcastHub:
@@ -130,8 +128,9 @@ class BroadcastHub:
                 metadata = self._admin.list_topics(topic, timeout=self._request_timeout)
                 info = metadata.topics.get(topic)
                 if info is not None and info.error is None and info.partitions:
+                    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
                     futures = self._admin.list_offsets(
-                        {TopicPartition(topic, p): OffsetSpec.latest() for p in info.partitions},
+                        {TopicPartition(topic, p): latest for p in info.partitions},
                         request_timeout=self._request_timeout,
                     )
                     return {

@@ -25,18 +25,25 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError
+from confluent_kafka import Message as KafkaRecord
 from kombu.transport import virtual
 
-from kelery.common.dlq import dead_letter, dlq_topic_for
+from kelery.common.dlq import dead_letter, dlq_topic_for, header_value, normalise_headers
 from kelery.tasks.transport.acks import Position
 from kelery.tasks.transport.errors import PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name
-from kelery.tasks.transport.producer import produce, wait_delivered
+from kelery.tasks.transport.producer import (
+    produce,
+    raise_failures,
+    record_failure,
+    wait_delivered,
+)
 from kelery.tasks.transport.records import (
     REDELIVERED,
     decode_record,
@@ -53,50 +60,57 @@ DLQ_STAGE = "celery-worker"
 _delivery_tags = itertools.count(1)
 
 
-class KafkaMessage(virtual.Message):  # type: ignore[misc]
+class KafkaMessage(virtual.Message):
     """A kombu message that remembers the Kafka record it came from."""
 
     def __init__(self, payload: dict[str, Any], channel: Any = None, **kwargs: Any) -> None:
-        self.record: Message | None = payload.pop("kelery_record", None)
+        self.record: KafkaRecord | None = payload.pop("kelery_record", None)
         self.position: Position | None = payload.pop("kelery_position", None)
         self.source_queue: str | None = payload.pop("kelery_queue", None)
         super().__init__(payload, channel=channel, **kwargs)
 
 
-class KafkaQoS(virtual.QoS):  # type: ignore[misc]
+class KafkaQoS(virtual.QoS):
     """Prefetch accounting plus per-offset acks (see the module docstring)."""
 
     restore_at_shutdown = False
+    channel: Channel
+    _quick_ack: Callable[[Any], None]
+    _flush: Callable[[], None]
+
+    def _unacked(self) -> OrderedDict[Any, Any]:
+        delivered = self._delivered
+        assert delivered is not None  # noqa: S101 - set in QoS.__init__
+        return delivered
 
     def ack(self, delivery_tag: Any) -> None:
         """Mark the record done and drop it from the unacked set."""
-        message = self._delivered.get(delivery_tag)
+        message = self._unacked().get(delivery_tag)
         super().ack(delivery_tag)
         if message is not None:
             self.channel.record_done(message)
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         """Requeue (publish again) or dead-letter, then forget the delivery."""
-        message = self._delivered.get(delivery_tag)
+        message = self._unacked().get(delivery_tag)
         self._quick_ack(delivery_tag)
         if message is not None:
             self.channel.record_rejected(message, requeue=requeue)
 
-    def restore_unacked(self) -> list[Any]:
+    def restore_unacked(self) -> None:
         """Nothing to restore: uncommitted offsets are redelivered by the group."""
         self._flush()
-        self._delivered.clear()
-        return []
+        self._unacked().clear()
 
 
-class Channel(virtual.Channel):  # type: ignore[misc]
+class Channel(virtual.Channel):
     """A kombu virtual channel on Kafka topics."""
 
     QoS = KafkaQoS
     Message = KafkaMessage
     supports_fanout = True
     do_restore = False
-    body_encoding = None
+    body_encoding = None  # type: ignore[assignment]  # the body is the record value, as is
     from_transport_options = ()
     connection: Transport
 
@@ -106,7 +120,6 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self._reader: GroupReader | None = None
         self._reader_lock = threading.Lock()
         self._topic_queue: dict[str, str] = {}
-        self._publish_errors: deque[str] = deque(maxlen=100)
         self._hub_cursor = 0
 
     # -- publishing -------------------------------------------------------------------
@@ -173,13 +186,13 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 key=key,
                 value=value,
                 headers=headers,
-                on_delivery=self._on_delivery,
+                on_delivery=record_failure,
             )
             return
         done = threading.Event()
         failure: list[str] = []
 
-        def confirmed(error: KafkaError | None, record: Message) -> None:
+        def confirmed(error: KafkaError | None, record: KafkaRecord) -> None:
             if error is not None:
                 failure.append(f"{topic}: {error.str()}")
             done.set()
@@ -192,24 +205,9 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         if failure:
             raise PublishError(f"Kafka refused the message: {failure[0]}")
 
-    def _on_delivery(self, error: KafkaError | None, record: Message) -> None:
-        if error is None:
-            return
-        text = f"{record.topic()}: {error.str()}"
-        log.error("publish to %s failed for good: %s", record.topic(), error.str())
-        self._publish_errors.append(text)
-
     def raise_publish_errors(self) -> None:
-        """Raise PublishError if an earlier publish on this channel was finally refused."""
-        if not self._publish_errors:
-            self._transport.producer.poll(0)
-            if not self._publish_errors:
-                return
-        errors = list(self._publish_errors)
-        self._publish_errors.clear()
-        raise PublishError(
-            f"{len(errors)} earlier message(s) were refused by Kafka: " + "; ".join(errors[:5])
-        )
+        """Raise PublishError if an earlier publish of this process was finally refused."""
+        raise_failures()
 
     # -- queues -----------------------------------------------------------------------
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
@@ -309,21 +307,26 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             if item is None:
                 return False
             record, position = item
-            queue = self._topic_queue.get(record.topic() or "")
-            if queue is None:
+            target = self._topic_queue.get(record.topic() or "")
+            if target is None:
                 continue  # unsubscribed meanwhile; never acked, so redelivered to the group
             try:
-                payload = self._payload(record, queue, position)
+                payload = self._payload(record, target, position)
             except ValueError as exc:
                 self._dead_letter(record, position, str(exc))
                 continue
-            transport.deliver(payload, queue)
+            transport.deliver(payload, target)
             return True
         return False
 
-    def _payload(self, record: Message, queue: str, position: Position | None) -> dict[str, Any]:
+    def _payload(
+        self, record: KafkaRecord, queue: str, position: Position | None
+    ) -> dict[str, Any]:
         payload = decode_record(
-            record.value(), record.headers(), queue=queue, delivery_tag=next(_delivery_tags)
+            record.value(),
+            normalise_headers(record.headers()),
+            queue=queue,
+            delivery_tag=next(_delivery_tags),
         )
         payload["kelery_record"] = record
         payload["kelery_position"] = position
@@ -349,7 +352,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 log.warning("rejected broadcast message from %s dropped", record.topic())
             return
         if requeue:
-            headers = [(k, v) for k, v in record.headers() or () if k != REDELIVERED]
+            headers = [(k, v) for k, v in normalise_headers(record.headers()) if k != REDELIVERED]
             headers.append((REDELIVERED, b"true"))
             produce(
                 self._transport.producer,
@@ -360,17 +363,15 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 on_delivery=self._ack_when_delivered(position, "requeue"),
             )
             return
-        headers = dict((k, v) for k, v in record.headers() or ())
-        task = headers.get("task") or b"?"
-        task_id = headers.get("id") or b"?"
+        task = header_value(record.headers(), "task") or "?"
+        task_id = header_value(record.headers(), "id") or "?"
         reason = (
-            "rejected by the Celery worker without requeue "
-            f"(task={task.decode(errors='replace')}, id={task_id.decode(errors='replace')}): "
+            f"rejected by the Celery worker without requeue (task={task}, id={task_id}): "
             "unknown task, Reject(requeue=False) or a message it could not process"
         )
         self._dead_letter(record, position, reason)
 
-    def _dead_letter(self, record: Message, position: Position | None, reason: str) -> None:
+    def _dead_letter(self, record: KafkaRecord, position: Position | None, reason: str) -> None:
         topic = record.topic() or ""
         log.error(
             "dead-lettering %s[%s]@%s: %s", topic, record.partition(), record.offset(), reason
@@ -386,7 +387,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         self._transport.producer.poll(0)
 
     def _ack_when_delivered(self, position: Position | None, what: str) -> Any:
-        def on_delivery(error: KafkaError | None, record: Message) -> None:
+        def on_delivery(error: KafkaError | None, record: KafkaRecord) -> None:
             if error is not None:
                 log.error(
                     "%s copy to %s failed (%s); the original stays unacked and will be redelivered",

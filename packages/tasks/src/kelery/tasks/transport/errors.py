@@ -7,7 +7,7 @@ from kombu.exceptions import KombuError
 from kelery.common.errors import KeleryError
 
 
-class PublishError(KeleryError, KombuError):  # type: ignore[misc]
+class PublishError(KeleryError, KombuError):
     """The broker finally refused a published message (after librdkafka's retries).
 
     Raised in the publishing caller: by the publish itself with

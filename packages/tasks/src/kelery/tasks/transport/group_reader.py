@@ -12,10 +12,10 @@ partitions over the workers. It runs in its own thread so that
   happens on one thread.
 
 Records are buffered ahead of Celery up to ``max_buffered``; above that the
-thread pauses its partitions and keeps polling (so the group still sees it
-alive). Offsets are committed per partition from the :class:`AckTracker`: only
-below the lowest record not yet acked, every ``commit_interval``, on revoke and
-on close.
+thread stops fetching, and if Celery stays stalled it pauses its partitions
+and keeps polling (so the group still sees it alive). Offsets are committed per
+partition from the :class:`AckTracker`: only below the lowest record not yet
+acked, every ``commit_interval``, on revoke and on close.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from kelery.tasks.transport.acks import AckTracker, Position, TopicPartitionKey
 log = logging.getLogger(__name__)
 
 Buffered = tuple[Message, Position]
+PAUSE_AFTER_S = 1.0
+FULL_WAIT_S = 0.005
 
 
 def _offsets(offsets: dict[TopicPartitionKey, int]) -> list[TopicPartition]:
@@ -69,6 +71,7 @@ class GroupReader:
         self._subscribed: tuple[str, ...] | None = None
         self._stop = threading.Event()
         self._paused = False
+        self._full_since: float | None = None
         self._last_commit = 0.0
         self._error: BaseException | None = None
         self._consumer = Consumer(config)
@@ -111,11 +114,12 @@ class GroupReader:
         try:
             while not self._stop.is_set():
                 self._apply_subscription()
-                self._flow_control()
-                if self._subscribed:
+                if not self._subscribed:
+                    self._stop.wait(self._poll_timeout)
+                elif self._may_fetch():
                     self._fetch()
                 else:
-                    self._stop.wait(self._poll_timeout)
+                    self._stop.wait(FULL_WAIT_S)
                 if self._on_idle is not None:
                     self._on_idle()
                 self._commit(asynchronous=True)
@@ -144,14 +148,28 @@ class GroupReader:
             self._consumer.unsubscribe()
         self._subscribed = topics
 
-    def _flow_control(self) -> None:
-        size = len(self._buffer)
-        if not self._paused and size >= self._max_buffered:
+    def _may_fetch(self) -> bool:
+        """Flow control: fetch while the buffer has room; pause when Celery stalls.
+
+        A full buffer first just stops this thread fetching (librdkafka keeps its own
+        bounded prefetch, so resuming is instant). Only if it stays full for
+        ``PAUSE_AFTER_S`` are the partitions paused, so that polling (which keeps
+        the consumer in its group and serves rebalances) can go on without
+        fetching more.
+        """
+        if len(self._buffer) < self._max_buffered:
+            if self._paused:
+                self._consumer.resume(self._consumer.assignment())
+                self._paused = False
+            self._full_since = None
+            return True
+        now = time.monotonic()
+        if self._full_since is None:
+            self._full_since = now
+        if not self._paused and now - self._full_since > PAUSE_AFTER_S:
             self._consumer.pause(self._consumer.assignment())
             self._paused = True
-        elif self._paused and size <= self._max_buffered // 2:
-            self._consumer.resume(self._consumer.assignment())
-            self._paused = False
+        return self._paused
 
     def _fetch(self) -> None:
         consumer = self._consumer
@@ -189,7 +207,10 @@ class GroupReader:
             return
         self._last_commit = now
         try:
-            self._consumer.commit(offsets=_offsets(due), asynchronous=asynchronous)
+            if asynchronous:
+                self._consumer.commit(offsets=_offsets(due), asynchronous=True)
+            else:
+                self._consumer.commit(offsets=_offsets(due), asynchronous=False)
         except KafkaException as exc:
             log.warning("offset commit failed (will retry): %s", exc)
             return

@@ -136,7 +136,7 @@ def brokers_from_url(url: str) -> list[str]:
 
 
 def kafka_settings_for(url: str, options: TransportOptions) -> KafkaSettings:
-    """The KafkaSettings a connection uses: the option's, else the environment's; URL brokers win."""
+    """The KafkaSettings of a connection: the option's, else the environment's; URL brokers win."""
     servers = brokers_from_url(url)
     base = options.kafka_settings or load_settings(KafkaSettings)
     if servers and servers != base.bootstrap_servers:

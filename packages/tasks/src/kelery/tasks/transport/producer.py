@@ -17,21 +17,26 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
+
+from kelery.tasks.transport.errors import PublishError
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _producers: dict[tuple[int, str], Producer] = {}
 _inherited: list[Producer] = []
+_failures: deque[str] = deque(maxlen=100)
 
 
 def _forget_after_fork() -> None:
     """In a forked child: drop the parent's producers without destroying them."""
     _inherited.extend(_producers.values())
     _producers.clear()
+    _failures.clear()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -46,6 +51,40 @@ def shared_producer(config: dict[str, Any]) -> Producer:
             producer = Producer(config)
             _producers[key] = producer
         return producer
+
+
+def record_failure(error: KafkaError | None, record: Message) -> None:
+    """Delivery callback for publishes: remember a final refusal, log it."""
+    if error is None:
+        return
+    log.error("publish to %s failed for good: %s", record.topic(), error.str())
+    _failures.append(f"{record.topic()}: {error.str()}")
+
+
+def raise_failures() -> None:
+    """Raise PublishError if a message published by this process was finally refused."""
+    if not _failures:
+        return
+    errors = []
+    while _failures:
+        try:
+            errors.append(_failures.popleft())
+        except IndexError:
+            break
+    raise PublishError(
+        f"{len(errors)} published message(s) were refused by Kafka: " + "; ".join(errors[:5])
+    )
+
+
+def flush_all(timeout: float) -> int:
+    """Wait for every pending publish of this process; return how many are unconfirmed."""
+    with _lock:
+        producers = [p for (pid, _), p in _producers.items() if pid == os.getpid()]
+    remaining = 0
+    deadline = time.monotonic() + timeout
+    for producer in producers:
+        remaining += producer.flush(max(0.0, deadline - time.monotonic()))
+    return remaining
 
 
 def produce(producer: Producer, topic: str, **kwargs: Any) -> None:

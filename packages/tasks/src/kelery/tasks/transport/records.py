@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 CONTENT_TYPE = "content-type"
@@ -47,6 +48,16 @@ KafkaHeaders = list[tuple[str, bytes]]
 
 
 def _json(value: Any) -> bytes:
+    """JSON of a header value; plain strings, numbers and constants without json.dumps."""
+    if value is None:
+        return b"null"
+    kind = type(value)
+    if kind is str:
+        return encode_basestring_ascii(value).encode()
+    if kind is bool:
+        return b"true" if value else b"false"
+    if kind is int:
+        return str(value).encode()
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
@@ -100,9 +111,19 @@ def record_key(message: Mapping[str, Any]) -> bytes | None:
     return str(task_id).encode() if task_id else None
 
 
+_CONSTANTS: dict[bytes, Any] = {b"null": None, b"true": True, b"false": False}
+
+
 def _decode_value(raw: bytes | None) -> Any:
+    """A header value: JSON, with fast paths for the plain strings and numbers Celery sends."""
     if raw is None:
         return None
+    if len(raw) >= 2 and raw[0] == 0x22 and raw[-1] == 0x22 and b"\\" not in raw:
+        return raw[1:-1].decode("utf-8", errors="replace")
+    if raw in _CONSTANTS:
+        return _CONSTANTS[raw]
+    if raw.isdigit():
+        return int(raw)
     try:
         return json.loads(raw)
     except ValueError:

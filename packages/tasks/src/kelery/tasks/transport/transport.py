@@ -14,11 +14,12 @@ import os
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 from kombu.transport import virtual
+from kombu.transport.virtual.base import BrokerState
 from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 
 from kelery.common.kafka_config import client_config
@@ -39,10 +40,11 @@ _known_topics: set[tuple[int, str, str]] = set()
 _known_lock = threading.Lock()
 
 
-class Transport(virtual.Transport):  # type: ignore[misc]
+class Transport(virtual.Transport):
     """Celery/kombu on Kafka; see :mod:`kelery.tasks.transport` for features and options."""
 
     Channel = Channel
+    state: BrokerState
     can_parse_url = True
     default_port = 9092
     driver_type = "kafka"
@@ -71,6 +73,9 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         self._broadcast_queues: set[str] = set()
         self._exchange_types = {name: cls(None) for name, cls in STANDARD_EXCHANGE_TYPES.items()}
         self._channel_cursor = 0
+        self._producer: Any = None
+        self._queue_topics: dict[str, str] = {}
+        self._producer_pid = 0
 
     # -- kombu hooks ------------------------------------------------------------------
     def driver_version(self) -> str:
@@ -105,12 +110,12 @@ class Transport(virtual.Transport):  # type: ignore[misc]
         if hub is not None:
             hub.close(self.options.close_timeout)
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
         """Deliver one waiting record; wait for one (up to ``timeout``) when none is."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._wake.clear()
-            channels = list(self.channels)
+            channels = cast("list[Channel]", list(self.channels or ()))
             count = len(channels)
             for index in range(count):
                 channel = channels[(self._channel_cursor + index) % count]
@@ -149,10 +154,15 @@ class Transport(virtual.Transport):  # type: ignore[misc]
 
     @property
     def producer(self) -> Any:
-        """The process's shared idempotent producer for these settings."""
-        return shared_producer(
-            client_config(self.kafka, "producer", **self.options.producer_config)
-        )
+        """The process's shared idempotent producer for these settings (cached per pid)."""
+        if self._producer is None or self._producer_pid != os.getpid():
+            # A task message is latency-bound: 1 ms linger unless KAFKA_LINGER_MS says otherwise.
+            linger = {} if "linger_ms" in self.kafka.model_fields_set else {"linger.ms": 1}
+            self._producer = shared_producer(
+                client_config(self.kafka, "producer", **{**linger, **self.options.producer_config})
+            )
+            self._producer_pid = os.getpid()
+        return self._producer
 
     def new_group_reader(self) -> GroupReader:
         """A consumer thread in the shared group, for one channel."""
@@ -210,7 +220,13 @@ class Transport(virtual.Transport):  # type: ignore[misc]
 
     def queue_topic(self, queue: str) -> str:
         """``queue``'s topic, created (with ``partitions``) if missing."""
-        return self.ensure_topic(self.queue_topic_name(queue), partitions=self.options.partitions)
+        topic = self._queue_topics.get(queue)
+        if topic is None:
+            topic = self.ensure_topic(
+                self.queue_topic_name(queue), partitions=self.options.partitions
+            )
+            self._queue_topics[queue] = topic
+        return topic
 
     def broadcast_topic(self, exchange: str) -> str:
         """The broadcast topic of ``exchange``, created (one partition) if missing."""
@@ -267,7 +283,7 @@ class Transport(virtual.Transport):  # type: ignore[misc]
 
     def _match_broadcast(self, exchange: str, routing_key: str) -> set[str]:
         """Local queues bound to ``exchange`` that ``routing_key`` reaches (any thread)."""
-        meta = self.state.exchanges.get(exchange)
+        meta = (self.state.exchanges or {}).get(exchange)
         if meta is None:
             return set()
         kind = self._exchange_types.get(meta.get("type") or "direct")
