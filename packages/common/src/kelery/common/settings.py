@@ -36,8 +36,11 @@ _COMMON_CONFIG = SettingsConfigDict(
 )
 
 
-def _split_csv(value: Any) -> Any:
-    """Accept ``a,b`` (the seed's form) as well as a JSON list for list settings."""
+def split_list_setting(value: Any) -> Any:
+    """Accept ``a,b`` (the seed's form) as well as a JSON list for a list setting.
+
+    Use as a ``mode="before"`` validator on a field annotated with ``NoDecode``.
+    """
     if isinstance(value, str):
         stripped = value.strip()
         if stripped.startswith("["):
@@ -80,7 +83,7 @@ class KafkaSettings(BaseSettings):
     @field_validator("bootstrap_servers", mode="before")
     @classmethod
     def _parse_servers(cls, value: Any) -> Any:
-        return _split_csv(value)
+        return split_list_setting(value)
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -171,7 +174,7 @@ class DiscordSettings(BaseSettings):
     @field_validator("channels", mode="before")
     @classmethod
     def _parse_channels(cls, value: Any) -> Any:
-        return _split_csv(value)
+        return split_list_setting(value)
 
     @field_validator("channels")
     @classmethod

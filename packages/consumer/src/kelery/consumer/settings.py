@@ -10,7 +10,6 @@ and never printed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,17 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from kelery.common.contracts import DEFAULT_QUEUE
-from kelery.common.settings import KeleryBaseSettings
-
-
-def _split_topics(value: Any) -> Any:
-    """Accept ``a,b`` as well as a JSON list, like every other list setting."""
-    if isinstance(value, str):
-        stripped = value.strip()
-        if stripped.startswith("["):
-            return json.loads(stripped)
-        return [part.strip() for part in stripped.split(",") if part.strip()]
-    return value
+from kelery.common.settings import KeleryBaseSettings, split_list_setting
 
 
 class ConsumerSettings(KeleryBaseSettings):
@@ -86,7 +75,7 @@ class ConsumerSettings(KeleryBaseSettings):
     @field_validator("consumer_topics", mode="before")
     @classmethod
     def _parse_topics(cls, value: Any) -> Any:
-        return _split_topics(value)
+        return split_list_setting(value)
 
     @field_validator("consumer_routing_file")
     @classmethod
