@@ -8,6 +8,7 @@ teardown. The broker comes from the devkit plugin's ``kafka`` fixture.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -122,10 +123,8 @@ class TransportEnv:
 def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     """Signal a worker's whole process group (main process and pool children)."""
     if process.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
@@ -141,10 +140,8 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         kill_group(process)
         process.wait(10)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # any pool child left behind
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -36,7 +35,8 @@ def app_module(transport_env: TransportEnv) -> ModuleType:
 @pytest.fixture(scope="module")
 def workers(
     transport_env: TransportEnv, app_module: ModuleType
-) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Two prefork workers, both answering ping (stopped by transport_env's teardown)."""
     started = {name: transport_env.start_worker(name) for name in WORKERS}
     app = app_module.app
 
@@ -45,7 +45,7 @@ def workers(
         return {name.split("@")[0] for name in replies} >= set(WORKERS)
 
     wait_until(both_answer, "both workers to answer ping")
-    yield started
+    return started
 
 
 def _ping_names(replies: dict[str, object] | None) -> set[str]:

@@ -1,0 +1,61 @@
+"""The Celery app the transport benchmark runs in a real worker, configured by env.
+
+``KTB_KIND`` picks the broker (``kelery``: our transport; ``kombu``: kombu's
+``confluentkafka://``; ``redis``; ``memory``), ``KTB_QUEUE`` the queue,
+``KTB_RECORD`` the file where each execution appends its wall-clock time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from kelery.common.settings import KafkaSettings
+from kelery.tasks.transport import celery_config
+
+
+def broker_settings(kind: str, env: dict[str, str]) -> dict[str, Any]:
+    """Celery broker settings for one benchmark column."""
+    bootstrap = env.get("KTB_KAFKA", "")
+    if kind == "kelery":
+        return celery_config(
+            KafkaSettings(bootstrap_servers=bootstrap),
+            topic_prefix=env["KTB_PREFIX"],
+            group_id=env["KTB_PREFIX"] + "workers",
+        )
+    if kind == "kombu":
+        return {"broker_url": f"confluentkafka://{bootstrap}"}
+    if kind == "redis":
+        return {"broker_url": env["KTB_REDIS"]}
+    return {"broker_url": "memory://"}
+
+
+def build(env: dict[str, str]) -> Celery:
+    """The benchmark app for ``env``."""
+    app = Celery("transport_bench_app")
+    app.conf.update(
+        broker_settings(env.get("KTB_KIND", "memory"), env),
+        task_default_queue=env.get("KTB_QUEUE", "bench"),
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        worker_prefetch_multiplier=16,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    record = env.get("KTB_RECORD")
+
+    @app.task(name="bench.noop")
+    def noop(n: int = 0) -> None:
+        if record:
+            with Path(record).open("a", encoding="utf-8") as out:
+                out.write(f"{time.time():.6f} {n}\n")
+
+    return app
+
+
+app = build(dict(os.environ))

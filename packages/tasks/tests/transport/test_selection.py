@@ -1,0 +1,88 @@
+"""Selecting the transport: explicit, validated, and never a silent fall-back to kombu's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import kombu
+import pytest
+from pydantic import SecretStr
+
+from kelery.common.errors import SettingsError
+from kelery.common.settings import KafkaSettings
+from kelery.tasks.transport import TRANSPORT_PATH, Transport, celery_config
+from kelery.tasks.transport.options import brokers_from_url, check_topic_name, load_options
+
+
+def _settings(**kwargs: object) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers="h1:9092,h2:9093", **kwargs)  # type: ignore[arg-type]
+
+
+def test_celery_config_selects_our_transport_for_several_brokers() -> None:
+    config = celery_config(_settings(), partitions=6)
+    assert config["broker_url"] == "kelery+kafka://h1:9092,h2:9093"
+    assert config["broker_transport"] == TRANSPORT_PATH
+    assert config["broker_transport_options"]["partitions"] == 6
+    connection = kombu.Connection(
+        config["broker_url"], transport_options=config["broker_transport_options"]
+    )
+    assert connection.transport_cls == "kelery"
+    assert isinstance(connection.transport, Transport)
+    assert connection.transport.kafka.bootstrap_servers == ["h1:9092", "h2:9093"]
+
+
+def test_a_kafka_url_with_broker_transport_is_ours_too() -> None:
+    connection = kombu.Connection("kafka://h1:9092,h2:9092", transport=TRANSPORT_PATH)
+    assert isinstance(connection.transport, Transport)
+    assert connection.transport.kafka.bootstrap == "h1:9092,h2:9092"
+
+
+def test_without_the_import_the_scheme_fails_loudly() -> None:
+    code = (
+        "import kombu\n"
+        "try:\n"
+        "    kombu.Connection('kelery+kafka://h:9092').transport\n"
+        "except KeyError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "No such transport: kelery" in result.stdout
+
+
+def test_sasl_secrets_stay_secret_in_the_celery_config() -> None:
+    kafka = _settings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN",
+        sasl_username="u",
+        sasl_password=SecretStr("hunter2"),
+    )
+    config = celery_config(kafka)
+    assert "hunter2" not in repr(config)
+    assert config["broker_transport_options"]["kafka_settings"] is kafka
+
+
+def test_unknown_and_invalid_options_name_the_option() -> None:
+    with pytest.raises(SettingsError, match="partiton"):
+        celery_config(_settings(), partiton=3)
+    with pytest.raises(SettingsError, match="partitions"):
+        load_options({"partitions": 0})
+
+
+def test_broker_urls() -> None:
+    assert brokers_from_url("kelery+kafka://a:1,b:2") == ["a:1", "b:2"]
+    assert brokers_from_url("kafka://a") == ["a:9092"]
+    with pytest.raises(SettingsError, match="credentials"):
+        brokers_from_url("kelery+kafka://user:pw@a:1")
+    with pytest.raises(SettingsError, match="host:port"):
+        brokers_from_url("kelery+kafka://a:99999")
+    with pytest.raises(SettingsError, match="scheme"):
+        brokers_from_url("amqp://a:1")
+
+
+def test_topic_names_kafka_refuses_are_refused_with_the_reason() -> None:
+    assert check_topic_name("kelery.tasks-1_x") == "kelery.tasks-1_x"
+    with pytest.raises(ValueError, match="'@'"):
+        check_topic_name("celery@host.pidbox")
