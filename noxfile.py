@@ -143,7 +143,8 @@ def _bench_header(session: nox.Session, bootstrap: str) -> str:
 
 _IMPORT_ALL = """
 import importlib, pkgutil, {module} as package
-names = [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+names = [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+         if not m.name.endswith(".__main__")]  # a __main__ runs the program on import
 for name in names:
     importlib.import_module(name)
 print(package.__name__, "installs alone; imported", len(names) + 1, "modules")
