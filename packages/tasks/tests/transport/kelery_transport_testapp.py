@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from celery.exceptions import Reject
@@ -58,3 +59,12 @@ def record(tag: str, n: int, sleep: float = 0.0) -> int:
 def poison(tag: str) -> None:
     """Refuse the message for good: Celery rejects it without requeue."""
     raise Reject(f"poison {tag}", requeue=False)
+
+
+@app.task(name="ktt.retry_once", bind=True, max_retries=3)
+def retry_once(self: Any, tag: str, n: int) -> int:
+    """Fail the first attempt and retry with a countdown; record the attempt that runs."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=1)
+    _record(tag, n)
+    return int(self.request.retries)

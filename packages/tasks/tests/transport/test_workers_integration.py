@@ -186,6 +186,18 @@ def test_poison_and_unknown_tasks_end_in_the_dlq(
     assert transport_env.executions(tag) == {}
 
 
+def test_retry_with_countdown_and_eta_run_later(
+    transport_env: TransportEnv, app_module: ModuleType, workers: dict[str, subprocess.Popen[bytes]]
+) -> None:
+    tag = f"retry-{uuid.uuid4().hex[:6]}"
+    app_module.retry_once.delay(tag, 1)
+    app_module.record.apply_async((tag, 2), countdown=1)
+    wait_until(lambda: {n for n, _ in transport_env.executions(tag)} == {1, 2}, "retry and eta")
+    counts = transport_env.executions(tag)
+    assert sum(c for (n, _), c in counts.items() if n == 1) == 1  # one successful attempt
+    assert sum(c for (n, _), c in counts.items() if n == 2) == 1
+
+
 def test_kill_9_of_one_worker_with_acks_late_loses_nothing(
     transport_env: TransportEnv, app_module: ModuleType, workers: dict[str, subprocess.Popen[bytes]]
 ) -> None:

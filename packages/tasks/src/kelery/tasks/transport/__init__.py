@@ -102,6 +102,8 @@ TRANSPORT_PATH = "kelery.tasks.transport:Transport"
 SCHEME = "kelery+kafka"
 
 TRANSPORT_ALIASES.setdefault("kelery", TRANSPORT_PATH)
+# kombu's failover (``Connection.switch``) resolves an alternate URL's whole scheme.
+TRANSPORT_ALIASES.setdefault(SCHEME, TRANSPORT_PATH)
 
 __all__ = [
     "SCHEME",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from kelery.tasks.transport.errors import PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name
 from kelery.tasks.transport.producer import (
+    flush_all,
     produce,
     raise_failures,
     record_failure,
@@ -239,21 +241,41 @@ class Channel(virtual.Channel):
         self._transport.forget_queue(queue)
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        """``basic_get``: one record of ``queue`` if it has one, else ``queue.Empty``.
+
+        Kafka cannot say "empty" without asking: the first get subscribes the
+        queue and waits for its partitions, then compares positions with end
+        offsets (after this process's own publishes are confirmed, so a get
+        right after a put sees it) and, if a record exists, waits for it.
+        """
         from queue import Empty  # noqa: PLC0415 - kombu's contract exception
 
-        if self._transport.is_broadcast_queue(queue):
-            record = self._transport.hub.pop(queue)
+        transport = self._transport
+        if transport.is_broadcast_queue(queue):
+            record = transport.hub.pop(queue)
             if record is None:
                 raise Empty
             return self._payload(record, queue, None)
         reader = self._ensure_reader()
-        topic = self._transport.queue_topic(queue)
+        topic = transport.queue_topic(queue)
         if topic not in self._topic_queue:
             self._topic_queue[topic] = queue
             self._update_subscription()
         item = reader.pop_for(topic)
         if item is None:
-            raise Empty
+            wait = transport.options.get_timeout
+            flush_all(wait)
+            if not reader.has_unread(topic, wait):
+                # fetched meanwhile? (the thread answers after buffering what it polled)
+                item = reader.pop_for(topic)
+                if item is None:
+                    raise Empty
+                return self._payload(item[0], queue, item[1])
+            deadline = time.monotonic() + wait
+            while (item := reader.pop_for(topic)) is None:
+                if time.monotonic() > deadline:
+                    raise Empty
+                time.sleep(0.005)
         return self._payload(item[0], queue, item[1])
 
     # -- consuming --------------------------------------------------------------------
@@ -354,14 +376,16 @@ class Channel(virtual.Channel):
         if requeue:
             headers = [(k, v) for k, v in normalise_headers(record.headers()) if k != REDELIVERED]
             headers.append((REDELIVERED, b"true"))
+            done = threading.Event()
             produce(
                 self._transport.producer,
                 record.topic() or "",
                 key=record.key(),
                 value=record.value(),
                 headers=headers,
-                on_delivery=self._ack_when_delivered(position, "requeue"),
+                on_delivery=self._ack_when_delivered(position, "requeue", done),
             )
+            wait_delivered(self._transport.producer, done, self._transport.options.confirm_timeout)
             return
         task = header_value(record.headers(), "task") or "?"
         task_id = header_value(record.headers(), "id") or "?"
@@ -376,18 +400,22 @@ class Channel(virtual.Channel):
         log.error(
             "dead-lettering %s[%s]@%s: %s", topic, record.partition(), record.offset(), reason
         )
+        done = threading.Event()
         dead_letter(
             self._transport.producer,
             record,
             reason,
             stage=DLQ_STAGE,
             dlq_topic=self._transport.ensure_topic(dlq_topic_for(topic), partitions=1),
-            on_delivery=self._ack_when_delivered(position, "dead-letter"),
+            on_delivery=self._ack_when_delivered(position, "dead-letter", done),
         )
-        self._transport.producer.poll(0)
+        wait_delivered(self._transport.producer, done, self._transport.options.confirm_timeout)
 
-    def _ack_when_delivered(self, position: Position | None, what: str) -> Any:
+    def _ack_when_delivered(
+        self, position: Position | None, what: str, done: threading.Event
+    ) -> Any:
         def on_delivery(error: KafkaError | None, record: KafkaRecord) -> None:
+            done.set()
             if error is not None:
                 log.error(
                     "%s copy to %s failed (%s); the original stays unacked and will be redelivered",

@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -36,6 +37,16 @@ log = logging.getLogger(__name__)
 Buffered = tuple[Message, Position]
 PAUSE_AFTER_S = 1.0
 FULL_WAIT_S = 0.005
+
+
+@dataclass
+class _UnreadRequest:
+    """A question for the consumer thread: has ``topic`` records not fetched yet?"""
+
+    topic: str
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    unread: bool = False
 
 
 def _offsets(offsets: dict[TopicPartitionKey, int]) -> list[TopicPartition]:
@@ -74,6 +85,8 @@ class GroupReader:
         self._full_since: float | None = None
         self._last_commit = 0.0
         self._error: BaseException | None = None
+        self._requests: list[_UnreadRequest] = []
+        self._requests_lock = threading.Lock()
         self._consumer = Consumer(config)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -96,6 +109,20 @@ class GroupReader:
                     self._buffer.remove(item)
                     return item
         return None
+
+    def has_unread(self, topic: str, timeout: float) -> bool:
+        """True if ``topic`` holds records this consumer has not fetched yet.
+
+        Subscribes nothing by itself (the caller has); waits for the topic's
+        partitions to be assigned, then compares each position with the end
+        offset. Answered by the consumer thread, which alone touches the consumer.
+        """
+        request = _UnreadRequest(topic, time.monotonic() + timeout)
+        with self._requests_lock:
+            self._requests.append(request)
+        if not request.done.wait(timeout + 1.0):
+            return False
+        return request.unread
 
     def ack(self, position: Position) -> None:
         """Mark a record done; it is committed on the thread's next turn."""
@@ -120,6 +147,8 @@ class GroupReader:
                     self._fetch()
                 else:
                     self._stop.wait(FULL_WAIT_S)
+                if self._requests:
+                    self._answer_requests()
                 if self._on_idle is not None:
                     self._on_idle()
                 self._commit(asynchronous=True)
@@ -197,6 +226,32 @@ class GroupReader:
             with self._buffer_lock:
                 self._buffer.extend(accepted)
             self._wake.set()
+
+    def _answer_requests(self) -> None:
+        with self._requests_lock:
+            requests, self._requests = self._requests, []
+        keep = []
+        assignment = self._consumer.assignment()
+        for request in requests:
+            partitions = [tp for tp in assignment if tp.topic == request.topic]
+            if not partitions:
+                if time.monotonic() < request.deadline:
+                    keep.append(request)
+                else:
+                    request.done.set()
+                continue
+            request.unread = any(self._unread(tp) for tp in partitions)
+            request.done.set()
+        with self._requests_lock:
+            self._requests.extend(keep)
+
+    def _unread(self, tp: TopicPartition) -> bool:
+        low, high = self._consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+        position = self._consumer.position([tp])[0].offset
+        if position < 0:  # nothing fetched yet: starts at the committed offset or the reset
+            committed = self._consumer.committed([tp], timeout=5.0)[0].offset
+            position = committed if committed >= 0 else low
+        return bool(high > position)
 
     def _commit(self, *, asynchronous: bool, force: bool = False) -> None:
         now = time.monotonic()

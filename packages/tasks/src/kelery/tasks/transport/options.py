@@ -61,6 +61,9 @@ class TransportOptions(BaseModel):
         description="Records a channel fetches ahead of Celery before pausing its partitions.",
     )
     connect_timeout: float = Field(default=10.0, gt=0)
+    get_timeout: float = Field(
+        default=10.0, gt=0, description="Longest wait of basic_get (queue.get_nowait)."
+    )
     close_timeout: float = Field(default=10.0, gt=0)
     producer_config: dict[str, Any] = Field(default_factory=dict)
     consumer_config: dict[str, Any] = Field(default_factory=dict)

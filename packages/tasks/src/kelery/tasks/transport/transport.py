@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -40,6 +41,16 @@ _known_topics: set[tuple[int, str, str]] = set()
 _known_lock = threading.Lock()
 
 
+def _accepts_tcp(server: str, timeout: float) -> bool:
+    """True if ``host:port`` accepts a TCP connection within ``timeout``."""
+    host, _, port = server.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 class Transport(virtual.Transport):
     """Celery/kombu on Kafka; see :mod:`kelery.tasks.transport` for features and options."""
 
@@ -63,7 +74,10 @@ class Transport(virtual.Transport):
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self.options = load_options(dict(client.transport_options or {}))
-        self.url = str(client.hostname or "")
+        url = str(client.hostname or "")
+        if "://" not in url and "," not in url and ":" not in url and client.port:
+            url = f"{url}:{client.port}"  # after kombu's failover switch: host and port apart
+        self.url = url
         self.kafka = kafka_settings_for(self.url, self.options)
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -92,6 +106,12 @@ class Transport(virtual.Transport):
     def establish_connection(self) -> Any:
         """Check that a broker answers, then hand kombu the transport."""
         timeout = self._connect_timeout()
+        if not any(_accepts_tcp(server, timeout) for server in self.kafka.bootstrap_servers):
+            # Fail fast (librdkafka would retry until the timeout), so kombu's
+            # failover can move on to the next URL within its own deadline.
+            raise BrokerUnavailableError(
+                f"no Kafka broker of {self.kafka.bootstrap} accepts connections"
+            )
         try:
             self.admin.list_topics(timeout=timeout)
         except KafkaException as exc:
