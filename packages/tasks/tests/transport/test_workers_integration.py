@@ -81,6 +81,30 @@ def test_inspect_ping_answers_from_both_workers(
     assert all(reply == {"ok": "pong"} for reply in replies.values())
 
 
+class _BothSeenError(Exception):
+    pass
+
+
+def test_worker_heartbeats_reach_an_event_receiver(
+    app_module: ModuleType, workers: dict[str, subprocess.Popen[bytes]]
+) -> None:
+    """``celery events`` and Flower read this stream: the celeryev topic exchange."""
+    app = app_module.app
+    seen: set[str] = set()
+
+    def on_event(event: dict[str, object]) -> None:
+        if event.get("type") == "worker-heartbeat":
+            seen.add(str(event.get("hostname", "")).split("@")[0])
+        if seen >= set(WORKERS):
+            raise _BothSeenError
+
+    with app.connection_for_read() as connection:
+        receiver = app.events.Receiver(connection, handlers={"*": on_event})
+        with pytest.raises(_BothSeenError):
+            receiver.capture(limit=None, timeout=60)
+    assert seen == set(WORKERS)
+
+
 def test_plain_confluent_kafka_record_is_executed(
     transport_env: TransportEnv, workers: dict[str, subprocess.Popen[bytes]]
 ) -> None:
