@@ -179,11 +179,10 @@ class Channel(virtual.Channel):
     ) -> None:
         value, headers = encode_record(message, exchange=exchange, routing_key=routing_key)
         key = record_key(message)
-        producer = self._transport.producer
         options = self._transport.options
         if not options.confirm_publish:
             produce(
-                producer,
+                self._transport.producer,
                 topic,
                 key=key,
                 value=value,
@@ -191,6 +190,7 @@ class Channel(virtual.Channel):
                 on_delivery=record_failure,
             )
             return
+        producer = self._transport.confirming_producer
         done = threading.Event()
         failure: list[str] = []
 
@@ -378,14 +378,16 @@ class Channel(virtual.Channel):
             headers.append((REDELIVERED, b"true"))
             done = threading.Event()
             produce(
-                self._transport.producer,
+                self._transport.confirming_producer,
                 record.topic() or "",
                 key=record.key(),
                 value=record.value(),
                 headers=headers,
                 on_delivery=self._ack_when_delivered(position, "requeue", done),
             )
-            wait_delivered(self._transport.producer, done, self._transport.options.confirm_timeout)
+            wait_delivered(
+                self._transport.confirming_producer, done, self._transport.options.confirm_timeout
+            )
             return
         task = header_value(record.headers(), "task") or "?"
         task_id = header_value(record.headers(), "id") or "?"
@@ -402,14 +404,16 @@ class Channel(virtual.Channel):
         )
         done = threading.Event()
         dead_letter(
-            self._transport.producer,
+            self._transport.confirming_producer,
             record,
             reason,
             stage=DLQ_STAGE,
             dlq_topic=self._transport.ensure_topic(dlq_topic_for(topic), partitions=1),
             on_delivery=self._ack_when_delivered(position, "dead-letter", done),
         )
-        wait_delivered(self._transport.producer, done, self._transport.options.confirm_timeout)
+        wait_delivered(
+            self._transport.confirming_producer, done, self._transport.options.confirm_timeout
+        )
 
     def _ack_when_delivered(
         self, position: Position | None, what: str, done: threading.Event
@@ -439,7 +443,7 @@ class Channel(virtual.Channel):
             return
         reader, self._reader = self._reader, None
         if reader is not None:
-            transport.producer.flush(transport.options.close_timeout)
+            flush_all(transport.options.close_timeout)
             reader.close(transport.options.close_timeout)
 
     def validate_queue_name(self, queue: str) -> str:

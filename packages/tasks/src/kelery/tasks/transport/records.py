@@ -47,13 +47,37 @@ _TRANSIENT_PROPERTIES = frozenset({"delivery_tag", "delivery_info", "body_encodi
 KafkaHeaders = list[tuple[str, bytes]]
 
 
+_ALLOWED_NAMES: set[str] = set()
+_STRINGS: dict[str, bytes] = {}
+_MAX_CACHED = 4096
+
+
+def _check_header_name(name: str) -> None:
+    """Refuse the transport's own header names; remember names already accepted."""
+    if name.startswith(_RESERVED_PREFIXES) or name in {CONTENT_TYPE, CONTENT_ENCODING}:
+        raise ValueError(f"message header {name!r} uses a name the Kafka transport reserves")
+    if len(_ALLOWED_NAMES) < _MAX_CACHED:
+        _ALLOWED_NAMES.add(name)
+
+
 def _json(value: Any) -> bytes:
-    """JSON of a header value; plain strings, numbers and constants without json.dumps."""
+    """JSON of a header value; plain strings, numbers and constants without json.dumps.
+
+    Short strings repeat from task to task (``lang``, ``task``, ``origin``), so their
+    encoding is cached (bounded).
+    """
     if value is None:
         return b"null"
     kind = type(value)
     if kind is str:
-        return encode_basestring_ascii(value).encode()
+        cached = _STRINGS.get(value)
+        if cached is None:
+            cached = encode_basestring_ascii(value).encode()
+            if len(value) <= 32:  # not task ids: they never repeat
+                if len(_STRINGS) >= _MAX_CACHED:
+                    _STRINGS.clear()
+                _STRINGS[value] = cached
+        return cached
     if kind is bool:
         return b"true" if value else b"false"
     if kind is int:
@@ -85,9 +109,10 @@ def encode_record(
         headers.append((CONTENT_TYPE, str(content_type).encode()))
     if content_encoding:
         headers.append((CONTENT_ENCODING, str(content_encoding).encode()))
+    allowed = _ALLOWED_NAMES
     for name, value in (message.get("headers") or {}).items():
-        if name.startswith(_RESERVED_PREFIXES) or name in {CONTENT_TYPE, CONTENT_ENCODING}:
-            raise ValueError(f"message header {name!r} uses a name the Kafka transport reserves")
+        if name not in allowed:
+            _check_header_name(name)
         headers.append((name, _json(value)))
     for name, value in (message.get("properties") or {}).items():
         if name not in _TRANSIENT_PROPERTIES and value is not None:

@@ -30,7 +30,7 @@ from kelery.tasks.transport.channel import Channel
 from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name, kafka_settings_for, load_options
-from kelery.tasks.transport.producer import shared_producer
+from kelery.tasks.transport.producer import flush_all, shared_producer
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class Transport(virtual.Transport):
         self._producer: Any = None
         self._queue_topics: dict[str, str] = {}
         self._producer_pid = 0
+        self._confirming: Any = None
+        self._confirming_pid = 0
 
     # -- kombu hooks ------------------------------------------------------------------
     def driver_version(self) -> str:
@@ -123,7 +125,7 @@ class Transport(virtual.Transport):
     def close_connection(self, connection: Any) -> None:
         """Close channels (committing offsets) and stop the broadcast hub."""
         super().close_connection(connection)
-        remaining = self.producer.flush(self.options.close_timeout)
+        remaining = flush_all(self.options.close_timeout)
         if remaining:
             log.error("%d published message(s) still unconfirmed at close", remaining)
         hub, self._hub = self._hub, None
@@ -172,17 +174,34 @@ class Transport(virtual.Transport):
             )
         return self._admin
 
+    def _producer_config(self, **extra: Any) -> dict[str, Any]:
+        # A task message is latency-bound: 1 ms linger unless KAFKA_LINGER_MS says otherwise.
+        linger = {} if "linger_ms" in self.kafka.model_fields_set else {"linger.ms": 1}
+        return client_config(
+            self.kafka, "producer", **{**linger, **extra, **self.options.producer_config}
+        )
+
     @property
     def producer(self) -> Any:
-        """The process's shared idempotent producer for these settings (cached per pid)."""
+        """The process's shared producer for publishes: delivery reports only on failure.
+
+        Successful deliveries need no Python callback (publishing is fire-and-check);
+        failures reach :func:`~kelery.tasks.transport.producer.record_failure`.
+        """
         if self._producer is None or self._producer_pid != os.getpid():
-            # A task message is latency-bound: 1 ms linger unless KAFKA_LINGER_MS says otherwise.
-            linger = {} if "linger_ms" in self.kafka.model_fields_set else {"linger.ms": 1}
             self._producer = shared_producer(
-                client_config(self.kafka, "producer", **{**linger, **self.options.producer_config})
+                self._producer_config(**{"delivery.report.only.error": True})
             )
             self._producer_pid = os.getpid()
         return self._producer
+
+    @property
+    def confirming_producer(self) -> Any:
+        """A producer that reports every delivery: confirmed publishes, requeues, DLQ copies."""
+        if self._confirming is None or self._confirming_pid != os.getpid():
+            self._confirming = shared_producer(self._producer_config())
+            self._confirming_pid = os.getpid()
+        return self._confirming
 
     def new_group_reader(self) -> GroupReader:
         """A consumer thread in the shared group, for one channel."""
@@ -202,6 +221,7 @@ class Transport(virtual.Transport):
 
     def _serve_deliveries(self) -> None:
         self.producer.poll(0)
+        self.confirming_producer.poll(0)
 
     @property
     def has_hub(self) -> bool:
