@@ -9,6 +9,7 @@ to a file: the test counts those lines.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,12 @@ def retry_once(self: Any, tag: str, n: int) -> int:
         raise self.retry(countdown=1)
     _record(tag, n)
     return int(self.request.retries)
+
+
+@app.task(name="ktt.die_once", bind=True)
+def die_once(self: Any, tag: str, n: int) -> int:
+    """Kill the pool process on the first delivery; run on the requeued copy."""
+    if not (self.request.delivery_info or {}).get("redelivered"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    _record(tag, n)
+    return n

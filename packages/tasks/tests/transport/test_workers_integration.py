@@ -222,6 +222,16 @@ def test_retry_with_countdown_and_eta_run_later(
     assert sum(c for (n, _), c in counts.items() if n == 2) == 1
 
 
+def test_a_lost_pool_process_requeues_its_task(
+    transport_env: TransportEnv, app_module: ModuleType, workers: dict[str, subprocess.Popen[bytes]]
+) -> None:
+    """task_reject_on_worker_lost: the child dies, Celery rejects with requeue, it runs again."""
+    tag = f"lost-{uuid.uuid4().hex[:6]}"
+    app_module.die_once.delay(tag, 1)
+    wait_until(lambda: bool(transport_env.executions(tag)), "the requeued task to run")
+    assert {n for n, _ in transport_env.executions(tag)} == {1}
+
+
 def test_kill_9_of_one_worker_with_acks_late_loses_nothing(
     transport_env: TransportEnv, app_module: ModuleType, workers: dict[str, subprocess.Popen[bytes]]
 ) -> None:

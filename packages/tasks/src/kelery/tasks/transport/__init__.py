@@ -52,6 +52,8 @@ Transport options (``broker_transport_options``)
 * ``commit_interval`` (``0.2`` s): how often acked offsets are committed.
 * ``max_buffered`` (``1000``): records fetched ahead per channel before pausing.
 * ``connect_timeout`` (``10`` s; kombu's ``connect_timeout`` wins), ``close_timeout`` (``10`` s).
+* ``get_timeout`` (``10`` s): the longest ``basic_get`` waits to learn whether a
+  queue has a record (first subscription, end offsets).
 * ``producer_config``, ``consumer_config``, ``admin_config``: librdkafka overrides,
   passed to ``client_config``.
 

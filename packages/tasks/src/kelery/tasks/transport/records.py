@@ -194,7 +194,11 @@ def decode_record(
     properties.update(
         delivery_tag=delivery_tag,
         body_encoding=None,
-        delivery_info={"exchange": exchange, "routing_key": routing_key},
+        delivery_info={
+            "exchange": exchange,
+            "routing_key": routing_key,
+            "redelivered": redelivered,
+        },
     )
     return {
         "body": value or b"",
