@@ -67,6 +67,7 @@ class BroadcastHub:
         self._assigned: set[tuple[str, int]] = set()
         self._to_assign: list[TopicPartition] = []
         self._stop = threading.Event()
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(
             target=self._run, name="kelery-kafka-broadcast", daemon=True
         )
@@ -163,8 +164,9 @@ class BroadcastHub:
                         log.warning("broadcast consumer error: %s", error.str())
                     continue
                 self._dispatch(record)
-        except Exception:
+        except Exception as exc:
             log.exception("broadcast consumer thread failed")
+            self.failure = exc
         finally:
             self._consumer.close()
 

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from confluent_kafka import KafkaError
 from confluent_kafka import Message as KafkaRecord
@@ -36,7 +36,7 @@ from kombu.transport import virtual
 
 from kelery.common.dlq import dead_letter, dlq_topic_for, header_value, normalise_headers
 from kelery.tasks.transport.acks import Position
-from kelery.tasks.transport.errors import PublishError
+from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name
 from kelery.tasks.transport.producer import (
@@ -314,6 +314,10 @@ class Channel(virtual.Channel):
         if not self._consumers or not self.qos.can_consume():
             return False
         transport = self._transport
+        transport.check_threads()
+        if self._reader is not None and self._reader.failure is not None:
+            # a connection error: Celery reconnects, which builds a new consumer
+            raise BrokerUnavailableError(f"Kafka consumer thread failed: {self._reader.failure}")
         if transport.has_hub:
             active = [queue for queue in self._active_queues if transport.is_broadcast_queue(queue)]
             for _ in range(len(active)):
@@ -346,7 +350,7 @@ class Channel(virtual.Channel):
     ) -> dict[str, Any]:
         payload = decode_record(
             record.value(),
-            normalise_headers(record.headers()),
+            cast("list[tuple[str, bytes | None]] | None", record.headers()),  # as librdkafka gives
             queue=queue,
             delivery_tag=next(_delivery_tags),
         )

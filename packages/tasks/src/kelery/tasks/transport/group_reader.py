@@ -124,6 +124,11 @@ class GroupReader:
             return False
         return request.unread
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the consumer thread died, if it did (the channel then raises)."""
+        return self._error
+
     def ack(self, position: Position) -> None:
         """Mark a record done; it is committed on the thread's next turn."""
         self.tracker.acked(position)

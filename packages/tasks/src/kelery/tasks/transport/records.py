@@ -42,6 +42,7 @@ EXCHANGE = "kombu-exchange"
 ROUTING_KEY = "kombu-routing-key"
 REDELIVERED = "kombu-redelivered"
 _RESERVED_PREFIXES = ("kombu-", "kelery-")
+_CONTENT_HEADERS = frozenset({CONTENT_TYPE, CONTENT_ENCODING})
 _TRANSIENT_PROPERTIES = frozenset({"delivery_tag", "delivery_info", "body_encoding"})
 
 KafkaHeaders = list[tuple[str, bytes]]
@@ -174,21 +175,22 @@ def decode_record(
     redelivered = False
     message_headers: dict[str, Any] = {}
     properties: dict[str, Any] = {}
+    decode = _decode_value
     for name, raw in headers or ():
-        if name == CONTENT_TYPE:
+        if not name.startswith(_RESERVED_PREFIXES) and name not in _CONTENT_HEADERS:
+            message_headers[name] = decode(raw)  # the common case: a Celery header
+        elif name == CONTENT_TYPE:
             content_type = (raw or b"").decode("utf-8", errors="replace")
         elif name == CONTENT_ENCODING:
             content_encoding = (raw or b"").decode("utf-8", errors="replace")
         elif name.startswith(PROPERTY_PREFIX):
-            properties[name[len(PROPERTY_PREFIX) :]] = _decode_value(raw)
+            properties[name[len(PROPERTY_PREFIX) :]] = decode(raw)
         elif name == EXCHANGE:
             exchange = (raw or b"").decode("utf-8", errors="replace")
         elif name == ROUTING_KEY:
             routing_key = (raw or b"").decode("utf-8", errors="replace")
         elif name == REDELIVERED:
             redelivered = raw == b"true"
-        elif not name.startswith(_RESERVED_PREFIXES):
-            message_headers[name] = _decode_value(raw)
     if not content_type:
         raise ValueError("record has no content-type header (see the Kafka transport contract)")
     properties.update(

@@ -152,6 +152,12 @@ class Transport(virtual.Transport):
                 raise TimeoutError
             self._wake.wait(remaining)
 
+    def check_threads(self) -> None:
+        """Raise a connection error if the broadcast thread died (Celery reconnects)."""
+        hub = self._hub
+        if hub is not None and hub.failure is not None:
+            raise BrokerUnavailableError(f"Kafka broadcast thread failed: {hub.failure}")
+
     def deliver(self, payload: dict[str, Any], queue: str) -> None:
         """Hand a payload to the consumer callback of ``queue``."""
         self._deliver(payload, queue)
