@@ -83,6 +83,9 @@ Limits
 * No priority and no per-message TTL (see above); ``queue_purge`` does nothing
   (a topic keeps its records) and ``message_count`` of a queue is reported as 0.
 * Ordering holds per partition only.
+* A task held for a long countdown/ETA stays unacked, so its partition's commit
+  point waits for it; a restart meanwhile re-runs the tasks acked after it in that
+  partition. Give long-countdown tasks a queue of their own.
 * Broadcast queues are in memory: a process gets broadcasts published after it
   bound its queue, not earlier ones, and loses what it held when it stops.
 """
