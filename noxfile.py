@@ -73,7 +73,7 @@ def bench(session: nox.Session) -> None:
     runs them, and stitches the fragments under a header describing the machine.
     Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``).
     """
-    _sync(session, "test")
+    _sync(session, "test", "bench")
     scripts = sorted(ROOT.glob("packages/*/bench/bench_*.py"))
     if session.posargs:
         scripts = [s for s in scripts if any(arg in s.stem for arg in session.posargs)]
