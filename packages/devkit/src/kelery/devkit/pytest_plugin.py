@@ -112,10 +112,19 @@ def kafka(kafka_endpoint: KafkaEndpoint) -> str:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka: str) -> Any:
-    """A confluent_kafka AdminClient connected to the session's broker."""
+    """A confluent_kafka AdminClient connected to the session's broker.
+
+    Built by kelery-common's ``client_config``, so an external test cluster's
+    ``KAFKA_*`` security settings (SASL/SSL) apply here as everywhere else.
+    """
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - keep plugin light
 
-    return AdminClient({"bootstrap.servers": kafka})
+    from kelery.common.kafka_config import client_config  # noqa: PLC0415
+    from kelery.common.settings import KafkaSettings, load_settings  # noqa: PLC0415
+
+    return AdminClient(
+        client_config(load_settings(KafkaSettings, bootstrap_servers=kafka), "admin")
+    )
 
 
 @pytest.fixture
