@@ -79,15 +79,17 @@ def bench(session: nox.Session) -> None:
         scripts = [s for s in scripts if any(arg in s.stem for arg in session.posargs)]
     out_dir = Path(tempfile.mkdtemp(prefix="kelery-bench-"))
     bootstrap = os.environ.get("KELERY_BENCH_KAFKA")
+    broker = "the cluster in KELERY_BENCH_KAFKA (version not reported over the protocol)"
     started = bootstrap is None
     if bootstrap is None:
         output = session.run(
             "kelery-dev", "kafka", "up", "--detach", "--port", "0", "--heap", "1g", silent=True
         )
-        match = re.search(r"127\.0\.0\.1:\d+", str(output))
+        match = re.search(r"Apache Kafka (\S+) ready .* at (127\.0\.0\.1:\d+)", str(output))
         if match is None:
             session.error(f"could not read the broker address from: {output}")
-        bootstrap = match.group(0)
+        broker = f"Apache Kafka {match.group(1)}, a local KRaft broker started for this run"
+        bootstrap = match.group(2)
     failed: list[str] = []
     try:
         for script in scripts:
@@ -109,14 +111,14 @@ def bench(session: nox.Session) -> None:
         for script in scripts
         if (out_dir / f"{script.stem}.md").is_file()
     ]
-    header = _bench_header(session, bootstrap)
+    header = _bench_header(session, f"{broker}, at {bootstrap}")
     (ROOT / "BENCHMARKS.md").write_text(header + "\n\n".join(fragments) + "\n", encoding="utf-8")
     session.log("wrote BENCHMARKS.md (%d sections)", len(fragments))
     if failed:
         session.error(f"benchmark scripts failed: {', '.join(failed)}")
 
 
-def _bench_header(session: nox.Session, bootstrap: str) -> str:
+def _bench_header(session: nox.Session, broker: str) -> str:
     """What the numbers below were measured on: date, CPU, memory, Python, broker."""
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -137,7 +139,7 @@ def _bench_header(session: nox.Session, bootstrap: str) -> str:
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
         f"- machine: {os.cpu_count()} cores ({cpu}), {mem_kib / 1024 / 1024:.1f} GiB memory\n"
         f"- python: {python}\n"
-        f"- broker: Apache Kafka at {bootstrap} (version in each section)\n\n"
+        f"- broker: {broker}\n\n"
     )
 
 
