@@ -17,6 +17,20 @@ def test_run_main_maps_errors_to_exit_codes(capsys: object) -> None:
     assert run_main(lambda: 0) == 0
 
 
+def test_run_main_masks_secrets_in_the_error_it_prints(capsys: object) -> None:
+    from kelery.common.redaction import register_secret
+
+    register_secret("tok-3e8f-secret")
+
+    def failure() -> int:
+        raise KeleryError("login refused for token tok-3e8f-secret")
+
+    assert run_main(failure) == EXIT_FAILURE
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "login refused" in err
+    assert "tok-3e8f-secret" not in err
+
+
 def test_first_sigterm_sets_the_flag_and_handlers_are_restored() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with GracefulShutdown() as stop:

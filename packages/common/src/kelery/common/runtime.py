@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 
 from kelery.common.errors import KeleryError, SettingsError
+from kelery.common.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ def run_main(body: Callable[[], int]) -> int:
     try:
         return body()
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
+        print(f"error: {redact(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's own voice
         return EXIT_USAGE
     except KeleryError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        # Not through logging, so mask here: errors may quote upstream text with a secret.
+        print(f"error: {redact(str(exc))}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
