@@ -96,3 +96,47 @@ def test_logging_config_json_is_used_when_present(tmp_path: Path) -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
     assert "CFG from the config file" in out.read_text()
+
+
+def test_a_kafka_block_used_alone_and_raw_extra_secrets_are_masked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    kafka = KafkaSettings(
+        sasl_password=SecretStr("alone-pa55word"),
+        extra={"sasl.oauthbearer.client.secret": "extra-s3cret-value"},
+    )
+    setup_logging(LoggingSettings(format="json"))
+    log = logging.getLogger("kelery.alone")
+    log.warning("password %s", "alone-pa55word", extra={"config": "extra-s3cret-value"})
+    assert kafka.sasl_password is not None
+    err = capsys.readouterr().err
+    assert "alone-pa55word" not in err
+    assert "extra-s3cret-value" not in err
+    assert json.loads(err.strip().splitlines()[-1])["config"] == "**********"
+
+
+def test_handlers_a_config_file_puts_on_named_loggers_are_masked(tmp_path: Path) -> None:
+    from kelery.common.redaction import register_secret
+
+    register_secret("named-logger-secret")
+    out = tmp_path / "named.log"
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(out)}},
+        "loggers": {"kelery.named": {"handlers": ["file"], "level": "INFO", "propagate": False}},
+    }
+    path = tmp_path / "logging_config.json"
+    path.write_text(json.dumps(config))
+    setup_logging(LoggingSettings(config=path))
+    named = logging.getLogger("kelery.named")
+    named.info("token named-logger-secret")
+    for handler in named.handlers:
+        handler.flush()
+    text = out.read_text()
+    assert "token" in text
+    assert "named-logger-secret" not in text
+    for handler in list(named.handlers):
+        handler.close()
+        named.removeHandler(handler)

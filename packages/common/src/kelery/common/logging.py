@@ -47,10 +47,17 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 def _attach_redaction() -> None:
+    """Put the redactor on every handler, the root's and any a dictConfig gave a named logger."""
     redactor = RedactingFilter()
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(redactor)
+    loggers = [logging.getLogger()] + [
+        item
+        for item in logging.root.manager.loggerDict.values()
+        if isinstance(item, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(redactor)
 
 
 def setup_logging(settings: LoggingSettings | None = None, *, level: str | None = None) -> None:

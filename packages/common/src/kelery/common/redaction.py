@@ -15,6 +15,7 @@ import threading
 MASK = "**********"
 _MIN_SECRET_LENGTH = 4
 
+_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
 
@@ -54,4 +55,8 @@ class RedactingFilter(logging.Filter):
                 record.exc_info, record.exc_text = None, masked_exc
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
+        for key, value in vars(record).items():
+            # ``extra={...}`` fields, which a JSON-lines formatter writes out as they are.
+            if key not in _RECORD_ATTRS and isinstance(value, str):
+                setattr(record, key, redact(value))
         return True

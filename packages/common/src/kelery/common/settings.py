@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -49,7 +49,31 @@ def split_list_setting(value: Any) -> Any:
     return value
 
 
-class KafkaSettings(BaseSettings):
+_SECRET_KEY_WORDS = ("password", "secret", "token")
+
+
+class _RegistersSecrets(BaseSettings):
+    """Every Kelery settings block hands its secrets to the log redactor when built.
+
+    Done per block (not only by the top-level settings) so a block used alone,
+    such as ``KafkaSettings`` in the Celery transport, is covered too; raw
+    librdkafka properties in a ``dict`` field (``KAFKA_EXTRA``) count when their
+    name says they are secret (``sasl.password``, ``...client.secret``).
+    """
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Register every ``SecretStr`` (and secret-named raw property) of this block."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(item, str) and any(w in str(key) for w in _SECRET_KEY_WORDS):
+                        register_secret(item)
+
+
+class KafkaSettings(_RegistersSecrets):
     """How to reach the Kafka cluster: brokers, identity, security, librdkafka overrides.
 
     ``KAFKA_EXTRA`` takes a JSON object of raw librdkafka properties for anything
@@ -125,7 +149,7 @@ class KafkaSettings(BaseSettings):
         return ",".join(self.bootstrap_servers)
 
 
-class LoggingSettings(BaseSettings):
+class LoggingSettings(_RegistersSecrets):
     """Where logging is configured from, and how it looks without a config file."""
 
     model_config = SettingsConfigDict(**_COMMON_CONFIG, env_prefix="LOG_")
@@ -147,7 +171,7 @@ DISCORD_API_DEFAULT = "https://discord.com/api/v10"
 FAKE_DISCORD_TOKEN = "kelery-fake-discord-token"  # noqa: S105 - a placeholder, not a secret
 
 
-class DiscordSettings(BaseSettings):
+class DiscordSettings(_RegistersSecrets):
     """How a bot reaches Discord: token, API base, announcement channel, channel allowlist.
 
     ``DISCORD_API_BASE`` points the bots at another Discord (the devkit's fake one in
@@ -208,11 +232,6 @@ class DiscordSettings(BaseSettings):
             )
         return self
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Register the token with the log redactor even when this block is used alone."""
-        if self.token is not None:
-            register_secret(self.token.get_secret_value())
-
     @property
     def uses_real_discord(self) -> bool:
         """True when the API base is discord.com (a real token is then required)."""
@@ -227,7 +246,7 @@ class DiscordSettings(BaseSettings):
         return not self.channels or channel_id in self.channels
 
 
-class KeleryBaseSettings(BaseSettings):
+class KeleryBaseSettings(_RegistersSecrets):
     """The base every component's settings derive from.
 
     Holds what every process shares: the Kafka block, the logging block, the
@@ -237,26 +256,11 @@ class KeleryBaseSettings(BaseSettings):
 
     model_config = _COMMON_CONFIG
 
-    _env_names: ClassVar[dict[str, str]] = {}
-
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     log: LoggingSettings = Field(default_factory=LoggingSettings)
     commands_topic: str = Field(default="kelery.commands", min_length=1)
     speak_topic: str = Field(default="kelery.speak", min_length=1)
     command_prefix: str = Field(default="!", min_length=1, max_length=5)
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Hand every secret to the log redactor the moment settings exist."""
-        _register_secrets(self)
-
-
-def _register_secrets(model: BaseSettings) -> None:
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            register_secret(value.get_secret_value())
-        elif isinstance(value, BaseSettings):
-            _register_secrets(value)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
