@@ -118,3 +118,18 @@ def test_build_chunk_matches_single_builds() -> None:
     assert (first.content, third.content) == ("a", "a")
     assert first.uuid != third.uuid
     assert first.timestamp == third.timestamp  # one clock read per chunk
+
+
+def test_object_with_a_timestamp_but_no_uuid_gets_a_fresh_uuid_per_record() -> None:
+    """``--count``/``--forever`` repeat one line: each record must still be its own message."""
+    builder = EnvelopeBuilder(source="s")
+    template = builder.compile(ObjectPayload({"content": "c", "timestamp": "2024-01-01T00:00:00Z"}))
+    single = [decode_chat_message(template.build()) for _ in range(3)]
+    chunk = [decode_chat_message(r["value"]) for r in builder.build_chunk([template] * 3)]
+    messages = single + chunk
+    assert len({m.uuid for m in messages}) == len(messages)
+    assert {m.timestamp for m in messages} == {datetime(2024, 1, 1, tzinfo=UTC)}
+    expected = ChatMessage.model_validate(
+        {"content": "c", "source": "s", "timestamp": "2024-01-01T00:00:00Z"}
+    )
+    assert messages[0].model_dump(exclude={"uuid"}) == expected.model_dump(exclude={"uuid"})

@@ -92,9 +92,15 @@ class MillisecondClock:
 
 
 class EnvelopeTemplate:
-    """A validated message whose per-send parts (uuid, timestamp) are filled by :meth:`build`."""
+    """A validated message whose per-send parts (uuid, timestamp) are filled by :meth:`build`.
 
-    __slots__ = ("_clock", "_uuid", "fixed", "key", "middle", "tail")
+    ``stamp`` is the timestamp the input line brought, if any: it is kept on every
+    send, but the uuid is still fresh per record, because with ``--count``/``--forever``
+    one line becomes many records and a shared uuid would make stats and the speaker's
+    nonce de-duplication count them as one.
+    """
+
+    __slots__ = ("_clock", "_uuid", "fixed", "key", "middle", "stamp", "tail")
 
     def __init__(
         self,
@@ -103,21 +109,25 @@ class EnvelopeTemplate:
         key: bytes | None,
         uuids: Uuid4Pool,
         clock: MillisecondClock,
+        *,
+        stamp: bytes | None = None,
     ) -> None:
         self.middle = b'","content":' + content_json + b',"timestamp":"'
         self.tail = b'"' + tail + b"}"
         self._uuid = uuids.take
         self._clock = clock.now
         self.key = key
+        self.stamp = stamp
         self.fixed: bytes | None = None
 
     def build(self) -> bytes:
-        """The record value for one send: a fresh uuid and the current timestamp."""
-        return b"".join((_HEAD, self._uuid(), self.middle, self._clock(), self.tail))
+        """The record value for one send: a fresh uuid and the line's or the current timestamp."""
+        stamp = self._clock() if self.stamp is None else self.stamp
+        return b"".join((_HEAD, self._uuid(), self.middle, stamp, self.tail))
 
 
 class FixedValue:
-    """A value sent as is: ``--raw`` input, or a JSON object that carried its own uuid/timestamp."""
+    """A value sent as is: ``--raw`` input, or a JSON object that carried its own uuid."""
 
     __slots__ = ("fixed", "key")
 
@@ -169,7 +179,9 @@ class EnvelopeBuilder:
         head = _HEAD
         return [
             {
-                "value": b"".join((head, uuid, t.middle, now, t.tail))
+                "value": b"".join(
+                    (head, uuid, t.middle, now if t.stamp is None else t.stamp, t.tail)
+                )
                 if t.fixed is None
                 else t.fixed,
                 "key": t.key,
@@ -209,9 +221,13 @@ class EnvelopeBuilder:
         key = self._key
         if key is None and message.channel_id is not None:
             key = message.channel_id.encode("utf-8")
-        if isinstance(payload, ObjectPayload) and ({"uuid", "timestamp"} & payload.fields.keys()):
+        given = payload.fields.keys() if isinstance(payload, ObjectPayload) else set()
+        if "uuid" in given:
             return FixedValue(self._serialise(message), key)
-        return EnvelopeTemplate(content_json, tail, key, self._uuids, self._clock)
+        stamp = None
+        if "timestamp" in given:
+            stamp = message.model_dump(mode="json", include={"timestamp"})["timestamp"].encode()
+        return EnvelopeTemplate(content_json, tail, key, self._uuids, self._clock, stamp=stamp)
 
     @staticmethod
     def _serialise(message: ChatMessage) -> bytes:
