@@ -62,6 +62,28 @@ def test_unknown_command_is_answered_not_dead_lettered() -> None:
     assert "try !help" in decision.message.content
 
 
+def test_a_replayed_unknown_command_gets_the_same_reply_uuid() -> None:
+    """The speaker de-duplicates by a nonce from the reply uuid: a replay must repeat it."""
+    record = _json({"uuid": "u1", "content": "!dance", "channel_id": "7"})
+    first, replay = DECIDER.decide(record), DECIDER.decide(record)
+    other = DECIDER.decide(_json({"uuid": "u2", "content": "!dance", "channel_id": "7"}))
+    assert isinstance(first, Reply)
+    assert isinstance(replay, Reply)
+    assert isinstance(other, Reply)
+    assert first.message.uuid == replay.message.uuid != other.message.uuid
+    assert first.message.uuid != "u1"  # the reply is a message of its own
+
+
+def test_a_replayed_unknown_command_without_uuid_gets_the_same_reply_uuid() -> None:
+    record = _json({"content": "!dance", "channel_id": "7"})
+    first, replay = DECIDER.decide(record), DECIDER.decide(record)
+    other = DECIDER.decide(_json({"content": "!dance", "channel_id": "8"}))
+    assert isinstance(first, Reply)
+    assert isinstance(replay, Reply)
+    assert isinstance(other, Reply)
+    assert first.message.uuid == replay.message.uuid != other.message.uuid
+
+
 def test_only_names_in_the_table_are_sent() -> None:
     decider = Decider(RoutingTable({}))
     decision = decider.decide(_json({"uuid": "u", "content": "!ping"}))
@@ -125,7 +147,9 @@ def test_seed_listener_shape() -> None:
 
 
 class _BuggyDecider(Decider):
-    def decide_message(self, message: ChatMessage) -> SendTask:
+    def decide_message(
+        self, message: ChatMessage, *, record_identity: str | None = None
+    ) -> SendTask:
         raise RuntimeError("bug")
 
 

@@ -15,7 +15,9 @@ Being pure makes it cheap to property-test: no input may make it raise.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,27 @@ log = logging.getLogger(__name__)
 
 PLAIN_MESSAGE_KWARG = "message"
 """The keyword argument that carries a plain ChatMessage (as a JSON-ready dict)."""
+
+REPLY_UUID_NAMESPACE = uuid.UUID("6b3f1c2e-8a4d-5e7f-9b10-2c3d4e5f6a7b")
+"""uuid5 namespace of unknown-command replies: a reply's uuid is a function of its input."""
+
+
+def reply_uuid(identity: str) -> str:
+    """The uuid of the reply to the input identified by ``identity``.
+
+    Deterministic on purpose: a record replayed after a crash (consumed, replied,
+    not yet committed) yields the same reply uuid, so the speaker's nonce
+    de-duplication recognises the second copy instead of posting it twice.
+    """
+    return str(uuid.uuid5(REPLY_UUID_NAMESPACE, identity))
+
+
+def _record_identity(value: bytes | str | None) -> str | None:
+    """A stable identity for a record that carried no uuid: a digest of its bytes."""
+    if value is None:
+        return None
+    raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +133,16 @@ class Decider:
             message = decode_chat_message(value)
         except InvalidMessageError as exc:
             return DeadLetter(str(exc))
-        return self.decide_message(message)
+        return self.decide_message(message, record_identity=_record_identity(value))
 
-    def decide_message(self, message: ChatMessage) -> Decision:
-        """The decision for an already-validated chat message."""
+    def decide_message(
+        self, message: ChatMessage, *, record_identity: str | None = None
+    ) -> Decision:
+        """The decision for an already-validated chat message.
+
+        ``record_identity`` names the record when it carried no uuid of its own (its
+        parsed uuid is then random), so that a replay still gets the same reply uuid.
+        """
         command = parse_command(message.content, self.prefix)
         if command is None:
             if self.plain_message_task is None:
@@ -131,8 +160,12 @@ class Decider:
         )
         route = self.routing.get(command.name)
         if route is None:
+            identity = message.uuid
+            if "uuid" not in message.model_fields_set and record_identity is not None:
+                identity = record_identity
             return Reply(
                 SpeakMessage(
+                    uuid=reply_uuid(identity),
                     content=f"unknown command {self.prefix}{command.name} — try {self.prefix}help",
                     channel_id=reply_to.channel_id,
                     in_reply_to=reply_to.in_reply_to,
