@@ -8,7 +8,11 @@ could delete commands another bot of the same application registered.
 
 The forwarder is serviced from a periodic task on the bot's own loop
 (``poll(0)`` every few milliseconds), so delivery reports are handled without a
-thread and without ever blocking the loop.
+thread and without ever blocking the loop. That task is supervised: if it fails,
+delivery reports and the overflow are no longer served, so accepting more
+messages would only lose them; the failure is logged at once, the bot is
+stopped, whatever waits is flushed and counted, and :func:`run_listener_bot`
+raises :class:`ForwarderServiceError` (exit 1).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ SERVICE_INTERVAL_S = 0.02
 
 class DiscordLoginError(KeleryError):
     """Discord did not accept the token, or could not be reached to log in."""
+
+
+class ForwarderServiceError(KeleryError):
+    """Serving the forwarder (delivery reports, overflow) failed; the listener stopped."""
 
 
 def listener_intents() -> nextcord.Intents:
@@ -104,6 +112,23 @@ async def _service(forwarder: Forwarder, stop: asyncio.Event) -> None:
         await asyncio.sleep(SERVICE_INTERVAL_S)
 
 
+def _supervise(servicing: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Stop the bot as soon as servicing fails, instead of noticing it at shutdown."""
+    if servicing.cancelled() or servicing.exception() is None:
+        return
+    log.error(
+        "serving Kafka delivery reports failed; stopping the listener",
+        exc_info=servicing.exception(),
+    )
+    stop.set()
+
+
+async def _service_failure(servicing: asyncio.Task[None]) -> BaseException | None:
+    """Wait for the service task to end; its exception, if it failed (already logged)."""
+    await asyncio.wait({servicing})
+    return None if servicing.cancelled() else servicing.exception()
+
+
 async def run_listener_bot(
     settings: ListenerSettings,
     stop: asyncio.Event,
@@ -126,7 +151,9 @@ async def run_listener_bot(
     if on_bot is not None:
         on_bot(bot)
     servicing = asyncio.create_task(_service(forwarder, stop))
+    servicing.add_done_callback(lambda task: _supervise(task, stop))
     gateway: asyncio.Task[None] | None = None
+    failure: BaseException | None = None
     try:
         try:
             await bot.login(settings.discord.bot_token())
@@ -141,18 +168,26 @@ async def run_listener_bot(
             raise DiscordLoginError(f"the Discord gateway session ended: {error!r}")
     finally:
         stop.set()
-        await bot.close()
-        if gateway is not None:
-            gateway.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await gateway
-        await servicing
-        stats = await asyncio.to_thread(forwarder.close, settings.listener_flush_timeout)
-        log.info(
-            "listener stopped: %d forwarded, %d delivered, %d retried, %d undeliverable",
-            stats.submitted,
-            stats.delivered,
-            stats.retried,
-            stats.undeliverable,
-        )
+        try:
+            await bot.close()
+            if gateway is not None:
+                gateway.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await gateway
+            failure = await _service_failure(servicing)
+        finally:
+            # Always, whatever failed above: what waits for Kafka is flushed or counted.
+            stats = await asyncio.to_thread(forwarder.close, settings.listener_flush_timeout)
+            log.info(
+                "listener stopped: %d forwarded, %d delivered, %d retried, %d undeliverable",
+                stats.submitted,
+                stats.delivered,
+                stats.retried,
+                stats.undeliverable,
+            )
+    if failure is not None:
+        raise ForwarderServiceError(
+            f"serving Kafka delivery reports failed: {failure!r} "
+            f"({stats.undeliverable} message(s) undeliverable)"
+        ) from failure
     return stats

@@ -8,14 +8,23 @@ on the network except :meth:`Forwarder.close` at shutdown.
 When Kafka is unreachable, records wait in librdkafka's queue; when that is full
 (``BufferError``), in a bounded local overflow, fed back in order as room frees
 up. A record whose delivery fails with a retriable error (a timeout while the
-cluster was away) is queued again, up to ``attempts`` times. A record that
+cluster was away) is queued again, up to ``attempts`` times, at the back of the
+overflow: behind records submitted since, so it may land after newer messages of
+its channel. A record that
 cannot be delivered (overflow full, attempts used up, fatal error, shutdown
 timeout) is logged with its uuid and counted in :attr:`ForwarderStats.undeliverable`:
 never dropped silently.
 
-Records are keyed by channel id, so one channel's messages stay in one partition,
-in order; idempotence keeps librdkafka's own retries from reordering or
-duplicating them.
+Records are keyed by channel id, so one channel's messages stay in one partition.
+Their order there is the order of submission as long as each is delivered on its
+first attempt: idempotence keeps librdkafka's own retries from reordering or
+duplicating them. Only a record produced again after a failed delivery report
+(above) can come out of order; holding a whole channel behind it would stall the
+channel for a full delivery timeout, which is worse for a chat than a late line.
+
+librdkafka's own log lines go through Python logging (``kelery.discord_listener.librdkafka``),
+so they get the secret redaction and the JSON format of every other line instead of
+raw stderr.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from kelery.common.schemas import ChatMessage
 from kelery.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+_librdkafka_log = logging.getLogger("kelery.discord_listener.librdkafka")
+"""librdkafka's own messages, through logging (and its secret redaction) instead of stderr."""
 
 UUID_HEADER = "kelery-uuid"
 
@@ -75,7 +86,7 @@ class Forwarder:
         self.stats = ForwarderStats()
         self._overflow: deque[_Pending] = deque()
         self._in_flight: dict[str, _Pending] = {}
-        self._producer = producer_factory(client_config(kafka, "producer"))
+        self._producer = producer_factory(client_config(kafka, "producer", logger=_librdkafka_log))
 
     @property
     def waiting(self) -> int:
@@ -103,12 +114,19 @@ class Forwarder:
     def close(self, timeout: float) -> ForwarderStats:
         """Deliver what waits, for up to ``timeout`` seconds; count and log what could not be."""
         deadline = time.monotonic() + timeout
-        while self.waiting and time.monotonic() < deadline:
-            self.service()
-            self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
-        self._producer.poll(0)
+        why = f"not delivered within the {timeout:g}s shutdown flush"
+        try:
+            while self.waiting and time.monotonic() < deadline:
+                self.service()
+                self._producer.flush(min(0.2, max(0.0, deadline - time.monotonic())))
+            self._producer.poll(0)
+        except Exception as exc:
+            # Whatever broke serving (the reason we may be shutting down) must not
+            # make the records still waiting vanish uncounted.
+            log.exception("flushing to %s failed", self.topic)
+            why = f"the shutdown flush failed: {exc!r}"
         for pending in [*self._in_flight.values(), *self._overflow]:
-            self._give_up(pending, f"not delivered within the {timeout:g}s shutdown flush")
+            self._give_up(pending, why)
         self._in_flight.clear()
         self._overflow.clear()
         return self.stats
