@@ -10,8 +10,11 @@ the loop is never blocked by a poll. For each record:
    record to the DLQ and the speaker goes on; a network error, 5xx or an
    exhausted 429 retries the same part with backoff (the nonce makes the retry
    safe), for as long as it takes or until a stop is asked for;
-3. only then commit the record's offset (asynchronously; the last offsets are
-   committed synchronously on revoke and on stop).
+3. only then commit the record's offset (asynchronously, a failure is logged from
+   ``on_commit``; the last offsets are committed synchronously on revoke and on stop).
+
+A DLQ copy is produced again only after its delivery report says it failed, never
+while it may still be queued, so the DLQ does not get duplicate copies.
 
 A stop in the middle of a record leaves its offset uncommitted, so it is posted
 again on the next start, where ``enforce_nonce`` turns the repeat into a no-op.
@@ -108,7 +111,11 @@ class Speaker:
                 f"cannot prepare topics {self._topic} and {self._dlq_topic} on "
                 f"{kafka.bootstrap} (KAFKA_BOOTSTRAP_SERVERS): {exc}"
             ) from exc
-        overrides: dict[str, Any] = {"group.id": self.settings.group_id, "logger": _librdkafka_log}
+        overrides: dict[str, Any] = {
+            "group.id": self.settings.group_id,
+            "logger": _librdkafka_log,
+            "on_commit": self._on_commit,
+        }
         if self.settings.instance_id is not None:
             overrides["group.instance.id"] = self.settings.instance_id
         # Two workers: a rebalance callback commits from inside a running poll.
@@ -198,20 +205,26 @@ class Speaker:
             raise _Stopping
 
     async def _dead_letter(self, record: Message, reason: str) -> None:
-        """Copy ``record`` to the DLQ and wait until the broker has it."""
+        """Copy ``record`` to the DLQ and wait until the broker has it.
+
+        A copy is produced again only after librdkafka reported the previous one
+        failed. A flush that ends without any report means that copy is still
+        queued (Kafka slow or away): producing another would put two copies in the
+        DLQ once Kafka answers, so the speaker keeps waiting for that report.
+        """
         assert self._producer is not None  # noqa: S101 - set in run()
         delay = FIRST_RETRY_SECONDS
+        report = self._produce_dead_letter(record, reason)
         while True:
-            report = _DeliveryReport()
-            dead_letter(
-                self._producer,
-                record,
-                reason,
-                stage=STAGE,
-                dlq_topic=self._dlq_topic,
-                on_delivery=report,
-            )
             await asyncio.to_thread(self._producer.flush, DLQ_FLUSH_SECONDS)
+            if not report.reported:
+                log.warning(
+                    "dead-letter copy of offset %s not acknowledged yet; waiting for it",
+                    record.offset(),
+                )
+                await self._sleep_or_stop(delay)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+                continue
             if report.delivered:
                 self.stats.dead_lettered += 1
                 log.warning(
@@ -223,10 +236,25 @@ class Speaker:
                     reason,
                 )
                 return
-            why = report.error.str() if report.error is not None else "no delivery report"
+            why = report.error.str() if report.error is not None else "unknown error"
             log.error("could not dead-letter offset %s (%s); retrying", record.offset(), why)
             await self._sleep_or_stop(delay)
             delay = min(delay * 2, self.settings.retry_max_seconds)
+            report = self._produce_dead_letter(record, reason)
+
+    def _produce_dead_letter(self, record: Message, reason: str) -> _DeliveryReport:
+        """Enqueue one DLQ copy of ``record``; its delivery report lands in the result."""
+        assert self._producer is not None  # noqa: S101 - set in run()
+        report = _DeliveryReport()
+        dead_letter(
+            self._producer,
+            record,
+            reason,
+            stage=STAGE,
+            dlq_topic=self._dlq_topic,
+            on_delivery=report,
+        )
+        return report
 
     async def _finish(self, consumer: AIOConsumer, record: Message) -> None:
         """Remember the record as done and commit it, after the optional test delay."""
@@ -246,6 +274,23 @@ class Speaker:
             log.warning(
                 "commit of %s[%d]@%d failed (retried later): %s", topic, partition, offset, exc
             )
+
+    async def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """Log a failed commit: an asynchronous one raises nowhere, it only reports here.
+
+        Nothing is lost: the offsets stay in ``_done`` and are committed again
+        (synchronously) on revoke and on stop; until then a restart posts those
+        records again, where the nonce makes the repeat a no-op.
+        """
+        failed = [p for p in partitions if p.error is not None]
+        if error is None and not failed:
+            return
+        cause = error if error is not None else failed[0].error
+        log.warning(
+            "commit of %s failed (retried on revoke or stop, else reposted as a no-op): %s",
+            ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in failed or partitions),
+            cause.str() if cause is not None else "unknown error",
+        )
 
     async def _commit_done(
         self, *, synchronous: bool, only: set[tuple[str, int]] | None = None
