@@ -1,8 +1,18 @@
+import asyncio
 import os
 import signal
 
+import pytest
+
+from kelery.common import runtime
 from kelery.common.errors import KeleryError, SettingsError
-from kelery.common.runtime import EXIT_FAILURE, EXIT_USAGE, GracefulShutdown, run_main
+from kelery.common.runtime import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    GracefulShutdown,
+    run_main,
+)
 
 
 def test_run_main_maps_errors_to_exit_codes(capsys: object) -> None:
@@ -39,3 +49,33 @@ def test_first_sigterm_sets_the_flag_and_handlers_are_restored() -> None:
         assert stop.wait(5)
         assert stop.signal_name == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exits: list[int] = []
+    exited = asyncio.Event()
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        exited.set()
+
+    monkeypatch.setattr(runtime.os, "_exit", fake_exit)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    shutdown = GracefulShutdown(signals=(signal.SIGUSR1,))
+    shutdown.install_on_loop(loop, then=stop.set)
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await stop.wait()
+        assert shutdown.requested
+        assert shutdown.signal_name == "SIGUSR1"
+        assert exits == []
+        stop.clear()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await exited.wait()
+        assert exits == [EXIT_INTERRUPTED]
+    finally:
+        shutdown.remove_from_loop()
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL

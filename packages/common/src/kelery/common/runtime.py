@@ -5,11 +5,14 @@
   non-zero exit, instead of a traceback.
 - :class:`GracefulShutdown` turns the first SIGINT/SIGTERM into a flag the main
   loop checks (so in-flight work is flushed and offsets committed); a second
-  signal exits at once, for when flushing hangs.
+  signal exits at once, for when flushing hangs. An asyncio program installs
+  the same handling on its loop with :meth:`GracefulShutdown.install_on_loop`,
+  so the handler runs in the loop and may set an ``asyncio.Event``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -57,6 +60,7 @@ class GracefulShutdown:
         self.signal_name: str | None = None
         self._signals = signals
         self._previous: dict[signal.Signals, object] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def requested(self) -> bool:
@@ -79,6 +83,35 @@ class GracefulShutdown:
             os._exit(EXIT_INTERRUPTED)
         log.info("%s received: finishing in-flight work (again to force)", name)
         self.request(name)
+
+    def install_on_loop(
+        self, loop: asyncio.AbstractEventLoop, then: Callable[[], None] | None = None
+    ) -> None:
+        """Handle the signals on ``loop`` (``add_signal_handler``), with the same semantics.
+
+        The first signal sets the flag, then calls ``then`` (e.g. an
+        ``asyncio.Event``'s ``set``) in the loop; a second one exits at once.
+        A signal handler installed with ``signal.signal`` would run between two
+        bytecodes of whatever the loop is doing, where touching asyncio objects
+        is not safe. Undo with :meth:`remove_from_loop`.
+        """
+
+        def on_signal(sig: signal.Signals) -> None:
+            self._handle(sig, None)
+            if then is not None:
+                then()
+
+        for sig in self._signals:
+            loop.add_signal_handler(sig, on_signal, sig)
+        self._loop = loop
+
+    def remove_from_loop(self) -> None:
+        """Remove what :meth:`install_on_loop` installed (the default handlers come back)."""
+        if self._loop is None:
+            return
+        for sig in self._signals:
+            self._loop.remove_signal_handler(sig)
+        self._loop = None
 
     def __enter__(self) -> GracefulShutdown:
         if threading.current_thread() is threading.main_thread():

@@ -14,13 +14,11 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Sequence
 
 from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
 from kelery.common.runtime import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     GracefulShutdown,
     run_main,
@@ -31,8 +29,6 @@ from kelery.discord_listener.bot import run_listener_bot
 from kelery.discord_listener.settings import ListenerSettings
 
 log = logging.getLogger("kelery.discord_listener")
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,24 +71,13 @@ def _load(args: argparse.Namespace) -> ListenerSettings:
 
 
 async def _serve(settings: ListenerSettings, shutdown: GracefulShutdown) -> int:
-    loop = asyncio.get_running_loop()
+    """Run the bot; the first signal closes the gateway, then flushes; a second exits now."""
     stop = asyncio.Event()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if shutdown.requested:
-            log.warning("second %s: exiting without flushing", sig.name)
-            os._exit(EXIT_INTERRUPTED)
-        log.info("%s received: closing the gateway, then flushing to Kafka", sig.name)
-        shutdown.request(sig.name)
-        stop.set()
-
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
+    shutdown.install_on_loop(asyncio.get_running_loop(), then=stop.set)
     try:
         stats = await run_listener_bot(settings, stop)
     finally:
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
+        shutdown.remove_from_loop()
     return EXIT_FAILURE if stats.undeliverable else EXIT_OK
 
 
@@ -103,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         settings = _load(args)
         setup_logging(settings.log, level=level_from_arguments(args))
-        shutdown = GracefulShutdown(signals=())
+        shutdown = GracefulShutdown()
         return asyncio.run(_serve(settings, shutdown))
 
     return run_main(body)

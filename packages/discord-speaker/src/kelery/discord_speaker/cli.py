@@ -12,20 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 from collections.abc import Sequence
 
 from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
-from kelery.common.runtime import EXIT_INTERRUPTED, EXIT_OK, GracefulShutdown, run_main
+from kelery.common.runtime import EXIT_OK, GracefulShutdown, run_main
 from kelery.common.settings import DiscordSettings, load_settings
 from kelery.discord_speaker import __version__
 from kelery.discord_speaker.bot import run_speaker_bot
 from kelery.discord_speaker.settings import SpeakerSettings
 
 log = logging.getLogger("kelery.discord_speaker")
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,24 +60,12 @@ def _load(args: argparse.Namespace) -> SpeakerSettings:
 
 async def _serve(settings: SpeakerSettings, shutdown: GracefulShutdown) -> None:
     """Run the bot; signals set ``stop`` through the loop, a second one exits at once."""
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if shutdown.requested:
-            log.warning("second %s: exiting without cleanup", sig.name)
-            os._exit(EXIT_INTERRUPTED)
-        log.info("%s received: finishing the current post, then stopping", sig.name)
-        shutdown.request(sig.name)
-        stop.set()
-
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
+    shutdown.install_on_loop(asyncio.get_running_loop(), then=stop.set)
     try:
         await run_speaker_bot(settings, stop)
     finally:
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
+        shutdown.remove_from_loop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
