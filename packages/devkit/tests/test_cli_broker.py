@@ -90,3 +90,27 @@ def test_foreground_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_foreground_up_fails_when_the_broker_dies(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*_cli(), "kafka", "--state-dir", str(tmp_path), "up", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        pid = json.loads(_run(tmp_path, "status", "--json").stdout)["state"]["pid"]
+        os.kill(pid, signal.SIGKILL)  # the broker crashes; nobody asked it to stop
+        _out, err = process.communicate(timeout=PATIENCE_S)
+        assert process.returncode == 1, err
+        assert "exited unexpectedly" in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

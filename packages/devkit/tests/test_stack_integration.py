@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from kelery.devkit.stack.supervisor import RUN_MARKER
+
 pytestmark = pytest.mark.integration
 
 
@@ -26,13 +28,14 @@ def _up(kafka: str, rundir: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 def _leftovers(rundir: Path) -> list[str]:
-    """Processes still running that were started for this run (their cwd is the rundir)."""
+    """Processes still running that belong to this run (marked in their environment)."""
+    marker = f"{RUN_MARKER}={rundir}".encode()
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            if (proc / "cwd").readlink() == rundir:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
                 found.append((proc / "cmdline").read_text().replace("\0", " "))
         except OSError:
             continue
@@ -74,4 +77,22 @@ def test_up_talks_through_stdin_and_stops_cleanly_on_sigterm(kafka: str, tmp_pat
     rest, _ = up.communicate(timeout=120)
     assert up.returncode == 0, "".join(lines) + rest
     assert "stopping..." in rest
+    assert _leftovers(tmp_path) == []
+
+
+def test_up_leaves_nothing_behind_when_it_is_killed(kafka: str, tmp_path: Path) -> None:
+    up = _up(kafka, tmp_path, "--timeout", "150")
+    assert up.stdout is not None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = up.stdout.readline()
+        assert line, "kelery-dev up ended early"
+        if line.startswith("Kelery is up"):
+            break
+    assert _leftovers(tmp_path) != []
+    up.kill()  # kill -9: no cleanup code of kelery-dev runs
+    up.communicate(timeout=30)
+    deadline = time.monotonic() + 60
+    while _leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _leftovers(tmp_path) == []

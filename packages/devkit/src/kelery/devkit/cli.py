@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from kelery.common.errors import KeleryError
 from kelery.common.logging import setup_logging
 from kelery.devkit import __version__
 from kelery.devkit.commands import CommandError, register_all
@@ -18,7 +19,8 @@ from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
 
 __all__ = ["build_parser", "main"]
 
-_USER_ERRORS = (CommandError, KafkaUnavailableError, BrokerStartError)
+# KeleryError covers SettingsError: a bad KAFKA_* or DISCORD_* value, named.
+_USER_ERRORS = (CommandError, KafkaUnavailableError, BrokerStartError, KeleryError)
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

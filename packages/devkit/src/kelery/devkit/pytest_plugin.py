@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from kelery.common.errors import KeleryError
 from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
 from kelery.devkit.kafka.provider import ProviderKind, choose_provider
 from kelery.devkit.topics import unique_topic_name
@@ -96,7 +97,7 @@ def kafka_endpoint(
         try:
             workdir = tmp_path_factory.mktemp("kafka")
             endpoint = stack.enter_context(open_kafka(workdir=workdir))
-        except (KafkaUnavailableError, BrokerStartError, ValueError) as exc:
+        except (KafkaUnavailableError, BrokerStartError, ValueError, KeleryError) as exc:
             pytest.fail(f"No Kafka broker for the integration tests. {exc}", pytrace=False)
         config.stash[_ENDPOINT] = endpoint
         _LOG.info("kelery kafka: %s", endpoint.describe())

@@ -145,13 +145,17 @@ def _serve(broker: Any, state_dir: Path, pid: int) -> int:
     except KeyboardInterrupt:
         out("\nStopping Kafka...")
         return 0
+    else:
+        # `kafka down` removes our state before it stops the broker; a crash does not.
+        recorded = read_state(state_dir)
+        stopped_by_down = recorded is None or recorded.pid != pid
     finally:
         signal.signal(signal.SIGTERM, previous)
         broker.stop()
         recorded = read_state(state_dir)
         if recorded and recorded.pid == pid:
             clear_state(state_dir)
-    if read_state(state_dir) is None:
+    if stopped_by_down:
         out("Kafka was stopped (kelery-dev kafka down).")
         return 0
     msg = f"The broker exited unexpectedly; see {broker.log_path}"

@@ -5,7 +5,8 @@ set, in which case the bots use the real one), then a Celery worker and beat on
 the Kafka transport, the command router and both Discord bots, each as its own
 process with its log in the run folder. Lines typed at the terminal become
 messages in the fake Discord's ``#general``; what the bots post is shown as it
-happens. Ctrl-C or SIGTERM stops everything, in reverse order.
+happens. Ctrl-C or SIGTERM stops everything (a second one exits at once; the
+components' watchdogs still take them down).
 
 ``--demo`` is the same system answering ``!ping`` and ``!echo`` once, a quick proof
 that every arrow works; it exits non-zero if an answer does not come.
@@ -26,6 +27,7 @@ from kelery.devkit.commands._console import out, progress
 __all__ = ["register"]
 
 READY_TIMEOUT_S = 180.0
+EXIT_INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -65,8 +67,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # Heavy imports only when `up` runs: every kelery-dev call imports this module.
+    from confluent_kafka import KafkaException  # noqa: PLC0415
+
     from kelery.common.runtime import GracefulShutdown  # noqa: PLC0415
     from kelery.common.settings import (  # noqa: PLC0415
+        DiscordSettings,
         KafkaSettings,
         KeleryBaseSettings,
         load_settings,
@@ -78,7 +83,11 @@ def _run(args: argparse.Namespace) -> int:
     from kelery.devkit.stack.session import StackSession  # noqa: PLC0415
     from kelery.devkit.stack.supervisor import Supervisor  # noqa: PLC0415
 
-    real_discord = bool(os.environ.get("DISCORD_TOKEN"))
+    # Read like every component reads it: the environment, then a .env in this folder.
+    shared = load_settings(KeleryBaseSettings)
+    # (api_base given so a missing token is not an error here: no token means the fake.)
+    discord = load_settings(DiscordSettings, api_base="http://fake.invalid/api/v10")
+    real_discord = discord.token is not None
     if args.demo and real_discord:
         raise CommandError("--demo talks through the fake Discord; unset DISCORD_TOKEN for it")
     rundir: Path = args.rundir or Path(tempfile.mkdtemp(prefix="kelery-up-"))
@@ -94,7 +103,12 @@ def _run(args: argparse.Namespace) -> int:
 
     with GracefulShutdown() as stop, ExitStack() as cleanup:
         with progress("starting Kafka") as say:
-            endpoint = cleanup.enter_context(open_kafka(workdir=rundir / "kafka", progress=say))
+            try:
+                endpoint = cleanup.enter_context(open_kafka(workdir=rundir / "kafka", progress=say))
+            except ValueError as exc:  # a mistyped KELERY_KAFKA_PROVIDER, say
+                raise CommandError(str(exc)) from None
+        if stop.event.is_set():
+            return EXIT_INTERRUPTED
         out(f"kafka:    {endpoint.describe()}")
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": endpoint.bootstrap_servers}
         env.update(PYTHONUNBUFFERED="1", CONSUMER_PLAIN_MESSAGE_TASK="kelery.record_message")
@@ -103,6 +117,9 @@ def _run(args: argparse.Namespace) -> int:
             out("discord:  the real Discord (DISCORD_TOKEN is set)")
         else:
             fake = cleanup.enter_context(running_fake_discord(port=args.discord_port))
+            if args.channel not in {channel.name for channel in fake.channels}:
+                names = ", ".join(channel.name for channel in fake.channels)
+                raise CommandError(f"--channel {args.channel!r} is not one of: {names}")
             env.update(
                 DISCORD_API_BASE=fake.api_base,
                 ANNOUNCEMENT_CHANNEL_ID=str(fake.channel_id("announcements")),
@@ -111,19 +128,26 @@ def _run(args: argparse.Namespace) -> int:
             out(f"discord:  fake Discord at {fake.api_base} ({channels})")
 
         # The edges create what they use too; doing it first means start order cannot matter.
-        shared = load_settings(KeleryBaseSettings)
         topics = (shared.commands_topic, shared.speak_topic)
-        kafka = KafkaSettings(bootstrap_servers=[endpoint.bootstrap_servers])
-        ensure_topics(kafka, [TopicSpec(name, partitions=3) for name in topics])
+        kafka = load_settings(KafkaSettings, bootstrap_servers=[endpoint.bootstrap_servers])
+        try:
+            ensure_topics(kafka, [TopicSpec(name, partitions=3) for name in topics])
+        except KafkaException as exc:
+            raise CommandError(f"cannot create {', '.join(topics)}: {exc}") from None
 
         supervisor = Supervisor(rundir, env)
         cleanup.callback(_stop, supervisor)
         session = StackSession(supervisor, fake, stop)
         with progress("starting worker, beat, router and bots") as say:
             for component in stack:
+                if stop.event.is_set():
+                    break
                 say(f"starting {component.name}")
                 supervisor.start(component)
-            session.wait_until_up(args.timeout, say)
+            else:
+                session.wait_until_up(args.timeout, say)
+        if stop.event.is_set():
+            return EXIT_INTERRUPTED
         out(f"logs:     {rundir}/<component>.log ({', '.join(c.name for c in stack)})")
         if args.demo:
             return session.demo(args.channel, args.timeout)

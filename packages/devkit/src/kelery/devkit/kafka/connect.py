@@ -88,9 +88,14 @@ def open_kafka(
 
 
 def _external(choice: KafkaChoice) -> KafkaEndpoint:
+    from kelery.common.kafka_config import client_config  # noqa: PLC0415
+    from kelery.common.settings import KafkaSettings, load_settings  # noqa: PLC0415
+
     servers = choice.bootstrap_servers or ""
+    # An existing cluster may need KAFKA_* security settings (SASL/SSL) to answer at all.
+    admin = client_config(load_settings(KafkaSettings, bootstrap_servers=servers), "admin")
     try:
-        wait_for_metadata(servers, timeout_s=EXTERNAL_TIMEOUT_S)
+        wait_for_metadata(servers, timeout_s=EXTERNAL_TIMEOUT_S, client=admin)
     except TimeoutError as exc:
         msg = (
             f"Kafka at {servers} ({choice.reason}) did not answer a metadata request within "

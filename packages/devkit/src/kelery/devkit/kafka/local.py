@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError, 
 from kelery.devkit.kafka.jars import KafkaJars, Progress, resolve_jars
 from kelery.devkit.kafka.ports import free_ports
 from kelery.devkit.kafka.readiness import BrokerExitedError, log_tail, wait_for_metadata
+from kelery.devkit.kafka.watchdog import start_watchdog
 
 __all__ = ["LocalKafka", "broker_version_from_log"]
 
@@ -255,13 +255,7 @@ class LocalKafka:
             )
         atexit.register(self.stop)
         if self._use_watchdog:
-            self._watchdog = subprocess.Popen(
-                [sys.executable, "-m", "kelery.devkit.kafka.watchdog", str(self._process.pid)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self._watchdog = start_watchdog(self._process.pid)
 
     def _await_ready(self) -> None:
         self._say("Waiting for the broker to answer metadata requests")

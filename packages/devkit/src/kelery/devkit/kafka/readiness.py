@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,12 @@ def wait_for_metadata(
     timeout_s: float,
     alive: Callable[[], bool] | None = None,
     poll_s: float = 0.25,
+    client: Mapping[str, Any] | None = None,
 ) -> int:
     """Block until `bootstrap` answers a metadata request; return how many brokers it lists.
+
+    `client` is the admin client's librdkafka config for a cluster that needs more
+    than an address (SASL/SSL): build it with kelery-common's ``client_config``.
 
     Raises:
         BrokerExitedError: `alive` reported the broker process gone.
@@ -66,7 +70,7 @@ def wait_for_metadata(
         # A TCP probe first keeps librdkafka from logging "connection refused" noise.
         if any(port_is_open(host, port) for host, port in pairs):
             if admin is None:
-                admin = _admin(bootstrap)
+                admin = _admin(bootstrap, client)
             try:
                 metadata = admin.list_topics(timeout=max(0.5, min(5.0, remaining)))
             except Exception as exc:  # noqa: BLE001 - any failure just means "not yet".
@@ -78,15 +82,13 @@ def wait_for_metadata(
         time.sleep(poll_s)
 
 
-def _admin(bootstrap: str) -> Any:
+def _admin(bootstrap: str, client: Mapping[str, Any] | None) -> Any:
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - heavy, only when needed
 
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "socket.connection.setup.timeout.ms": 3000,
-        # librdkafka's own log goes through Python logging, not straight to stderr.
-        "logger": logging.getLogger("kelery.devkit.kafka.librdkafka"),
-    }
+    config: dict[str, Any] = dict(client) if client else {"bootstrap.servers": bootstrap}
+    config.setdefault("socket.connection.setup.timeout.ms", 3000)
+    # librdkafka's own log goes through Python logging, not straight to stderr.
+    config.setdefault("logger", logging.getLogger("kelery.devkit.kafka.librdkafka"))
     return AdminClient(config)
 
 

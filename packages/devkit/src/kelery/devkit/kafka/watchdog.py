@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 
-__all__ = ["kill_group", "main"]
+__all__ = ["kill_group", "main", "start_watchdog"]
 
 
 def group_alive(pgid: int) -> bool:
@@ -47,6 +48,21 @@ def kill_group(pgid: int, grace_s: float = 15.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         return
+
+
+def start_watchdog(pgid: int) -> subprocess.Popen[bytes]:
+    """Start the helper for process group `pgid`; keep the returned process's stdin open.
+
+    Close its stdin (or die) to have the group killed; ``kill()`` it instead to let
+    the group live on (a detached broker).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "kelery.devkit.kafka.watchdog", str(pgid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

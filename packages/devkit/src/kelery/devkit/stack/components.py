@@ -32,7 +32,7 @@ def _entry(module: str, function: str = "main") -> tuple[str, ...]:
 
 
 def components(rundir: Path, *, workers: int = 2, with_discord: bool = True) -> list[Component]:
-    """The processes to start, in start order (stopped in reverse)."""
+    """The processes to start, in start order (the workers first, the edges last)."""
     celery = (sys.executable, "-m", "celery", "-A", "kelery.tasks.app")
     stack = [
         Component(
