@@ -174,7 +174,17 @@ def packaging(session: nox.Session) -> None:
         name = f"kelery-{package.name}"
         module = "kelery." + package.name.replace("-", "_")
         venv = Path(tempfile.mkdtemp(prefix=f"{name}-venv-"))
-        session.run(sys.executable, "-m", "venv", str(venv), external=True, silent=True)
+        # uv's venv with pip seeded: no dependency on Debian's python3-venv/ensurepip.
+        session.run(
+            "uv",
+            "venv",
+            "--seed",
+            "--python",
+            sys.executable,
+            str(venv),
+            external=True,
+            silent=True,
+        )
         python = str(venv / "bin" / "python")
         # --find-links lets pip take sibling kelery-* wheels from dist/, the rest from PyPI,
         # exactly as `pip install kelery-<x>` would from the index.
