@@ -7,6 +7,15 @@ publishes the outcome as a :class:`~kelery.common.schemas.SpeakMessage`:
 the return value with ``status="ok"``, a raised exception (after retries)
 with ``status="error"``. Tasks without a ``reply_to`` (beat's) answer to the
 announcement channel. A task that has nothing to say sets ``speaks = False``.
+
+The answer is confirmed by Kafka before the handler returns, because tasks are
+acked late: returning means "acked", and an answer still in flight would be lost
+with it. When Kafka does not take the answer, the handler raises
+:class:`~celery.exceptions.Reject` (the only exception Celery 5.7 lets out of
+``on_success``; any other is logged and the message acked): with ``requeue=True``
+the task message is published again and the task re-runs, with ``requeue=False``
+(an answer Kafka will never take, such as one too large for the topic) the Kafka
+transport dead-letters it with the reason instead of looping forever.
 """
 
 from __future__ import annotations
@@ -15,14 +24,19 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from celery import Task
+from celery.exceptions import Reject
 
 from kelery.common.contracts import REPLY_TO_KWARG
 from kelery.tasks.context import context_of
 from kelery.tasks.errors import ChatInputError
+from kelery.tasks.publisher import DeliveryFailedError
 from kelery.tasks.replies import error_message, reply_to_from, success_message
 
 if TYPE_CHECKING:
     from billiard.einfo import ExceptionInfo
+
+    from kelery.common.schemas import SpeakMessage
+    from kelery.tasks.context import TasksContext
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +64,7 @@ class ChatTask(Task):  # type: ignore[type-arg]
             reply_to=reply_to_from(kwargs),
             default_channel=context.settings.announcement_channel,
         )
-        context.producer.publish_speak(message, context.settings.speak_topic)
+        _publish_confirmed(message, context)
 
     def on_failure(
         self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: ExceptionInfo
@@ -66,4 +80,12 @@ class ChatTask(Task):  # type: ignore[type-arg]
             reply_to=reply_to_from(kwargs),
             default_channel=context.settings.announcement_channel,
         )
+        _publish_confirmed(message, context)
+
+
+def _publish_confirmed(message: SpeakMessage, context: TasksContext) -> None:
+    """Publish the answer and wait for Kafka; Reject (so no ack) when it is not taken."""
+    try:
         context.producer.publish_speak(message, context.settings.speak_topic)
+    except DeliveryFailedError as exc:
+        raise Reject(f"answer not delivered: {exc}", requeue=exc.retriable) from exc

@@ -20,6 +20,8 @@ from kelery.tasks.context import context_of
 from kelery.tasks.durations import format_duration, parse_duration
 from kelery.tasks.errors import ChatInputError
 from kelery.tasks.replies import reply_to_from
+from kelery.tasks.transport import TRANSPORT_PATH, confirm_published
+from kelery.tasks.transport.options import load_options
 
 REMIND_DUE_TASK = "kelery.remind_due"
 
@@ -52,20 +54,40 @@ def help_(self: ChatTask, *_args: str) -> str:
 
 @shared_task(name=CHAT_TASKS["remind"], base=ChatTask, bind=True)
 def remind(self: ChatTask, duration: str = "", *words: str) -> str:
-    """Schedule the reminder with a countdown and confirm it now."""
+    """Schedule the reminder with a countdown and confirm it now.
+
+    The ``remind_due`` message is confirmed by the broker before the task says
+    "OK": the task is acked once it returns, so a reminder still in flight would
+    otherwise be lost with nobody told.
+    """
     if not duration or not words:
         raise ChatInputError("usage: !remind <duration> <text>, e.g. !remind 10m stretch")
     settings = context_of(self.app).settings
     delay = parse_duration(duration, maximum=settings.remind_max)
     text = " ".join(words)
     reply_to = (self.request.kwargs or {}).get(REPLY_TO_KWARG)
-    remind_due.apply_async(
+    # Through this task's app (not the current one), whose broker _confirm_published checks.
+    self.app.tasks[REMIND_DUE_TASK].apply_async(
         args=(text,),
         kwargs={REPLY_TO_KWARG: reply_to} if reply_to is not None else {},
         countdown=delay.total_seconds(),
         queue=settings.task_queue,
     )
+    _confirm_published(self)
     return f"OK, I will remind you in {format_duration(delay)}: {text}"
+
+
+def _confirm_published(task: ChatTask) -> None:
+    """On Kelery's Kafka transport, wait until Kafka took what this process published.
+
+    Raises the transport's PublishError if it refused it (the task then fails and
+    its error is the answer). Other brokers confirm as their transport does.
+    """
+    conf = task.app.conf
+    if conf.broker_transport != TRANSPORT_PATH:
+        return
+    options = load_options(dict(conf.broker_transport_options or {}))
+    confirm_published(options.confirm_timeout)
 
 
 @shared_task(name=REMIND_DUE_TASK, base=ChatTask, bind=True)
