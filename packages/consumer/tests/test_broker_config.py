@@ -42,6 +42,7 @@ def test_no_url_means_kelerys_kafka_transport_with_confirms() -> None:
 
 def test_a_kelery_kafka_url_selects_the_transport_explicitly() -> None:
     config = celery_broker_config("kelery+kafka://k1:9092", {}, KAFKA)
+    assert config["broker_url"] == "kelery+kafka://k1:9092"
     assert config["broker_transport"] == "kelery.tasks.transport:Transport"
     assert config["broker_transport_options"]["confirm_publish"] is True
     app = make_celery_app(config)
@@ -68,3 +69,42 @@ def test_without_kelery_tasks_the_error_names_the_setting_and_the_extra(
         celery_broker_config(None, {}, KAFKA)
     assert "CELERY_BROKER_URL" in str(info.value)
     assert "kelery-consumer[kafka-broker]" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["kafka://k3:9092", "kelery+kafka://k3:9092"])
+def test_kafka_urls_select_kelerys_transport_on_the_urls_brokers(url: str) -> None:
+    # kombu 5.7 maps kafka:// to its own transport: broker_transport must say ours.
+    config = celery_broker_config(url, {}, KAFKA)
+    assert config["broker_transport"] == "kelery.tasks.transport:Transport"
+    assert config["broker_url"] == "kelery+kafka://k3:9092"
+    assert config["broker_transport_options"]["kafka_settings"].bootstrap_servers == ["k3:9092"]
+    assert config["broker_transport_options"]["confirm_publish"] is True
+    connection = make_celery_app(config).connection_for_write()
+    assert type(connection.transport).__module__ == "kelery.tasks.transport.transport"
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://h:6379/0", "memory://", "filesystem://", "confluentkafka://h:9092"]
+)
+def test_other_schemes_are_used_as_given(url: str) -> None:
+    # confluentkafka:// is an explicit choice of kombu's own Kafka transport.
+    assert celery_broker_config(url, {"x": 1}, KAFKA) == {
+        "broker_url": url,
+        "broker_transport_options": {"x": 1},
+    }
+
+
+@pytest.mark.parametrize("url", [None, "kafka://k1:9092", "kelery+kafka://k1:9092"])
+def test_kafka_urls_without_kelery_tasks_name_the_setting_and_the_extra(
+    monkeypatch: pytest.MonkeyPatch, url: str | None
+) -> None:
+    monkeypatch.setitem(sys.modules, "kelery.tasks.transport", None)  # import now fails
+    with pytest.raises(SettingsError) as info:
+        celery_broker_config(url, {}, KAFKA)
+    assert "CELERY_BROKER_URL" in str(info.value)
+    assert "kelery-consumer[kafka-broker]" in str(info.value)
+
+
+def test_other_brokers_do_not_need_kelery_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "kelery.tasks.transport", None)
+    assert celery_broker_config("amqp://h//", {}, KAFKA)["broker_url"] == "amqp://h//"

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from kelery.common.errors import SettingsError
 from kelery.common.settings import KafkaSettings
-from kelery.tasks.transport import TRANSPORT_PATH, Transport, celery_config
+from kelery.tasks.transport import TRANSPORT_PATH, Transport, celery_broker_config, celery_config
 from kelery.tasks.transport.options import brokers_from_url, check_topic_name, load_options
 
 
@@ -57,10 +57,10 @@ def test_sasl_secrets_stay_secret_in_the_celery_config() -> None:
         security_protocol="SASL_SSL",
         sasl_mechanism="PLAIN",
         sasl_username="u",
-        sasl_password=SecretStr("hunter2"),
+        sasl_password=SecretStr("sasl-pw-in-selection"),
     )
     config = celery_config(kafka)
-    assert "hunter2" not in repr(config)
+    assert "sasl-pw-in-selection" not in repr(config)
     assert config["broker_transport_options"]["kafka_settings"] is kafka
 
 
@@ -86,3 +86,38 @@ def test_topic_names_kafka_refuses_are_refused_with_the_reason() -> None:
     assert check_topic_name("kelery.tasks-1_x") == "kelery.tasks-1_x"
     with pytest.raises(ValueError, match="'@'"):
         check_topic_name("celery@host.pidbox")
+
+
+@pytest.mark.parametrize("url", [None, "", "kafka://h3:9092,h4:9092", "kelery+kafka://h3:9092,h4"])
+def test_empty_and_kafka_urls_select_our_transport(url: str | None) -> None:
+    config = celery_broker_config(url, _settings(), partitions=3)
+    assert config["broker_transport"] == TRANSPORT_PATH
+    expected = ["h1:9092", "h2:9093"] if not url else ["h3:9092", "h4:9092"]
+    kafka = config["broker_transport_options"]["kafka_settings"]
+    assert kafka.bootstrap_servers == expected
+    assert config["broker_url"] == f"kelery+kafka://{','.join(expected)}"
+    assert config["broker_transport_options"]["partitions"] == 3
+    connection = kombu.Connection(
+        config["broker_url"],
+        transport=config["broker_transport"],
+        transport_options=config["broker_transport_options"],
+    )
+    assert isinstance(connection.transport, Transport)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["amqp://u:p@h//", "redis://h:6379/0", "filesystem://", "memory://", "confluentkafka://h"],
+)
+def test_other_schemes_are_used_as_given(url: str) -> None:
+    assert celery_broker_config(url, _settings(), data_folder_in="/x") == {
+        "broker_url": url,
+        "broker_transport_options": {"data_folder_in": "/x"},
+    }
+
+
+def test_a_kafka_url_with_credentials_or_a_bad_option_fails_at_start() -> None:
+    with pytest.raises(SettingsError, match="credentials"):
+        celery_broker_config("kafka://u:p@h:9092", _settings())
+    with pytest.raises(SettingsError, match="partiton"):
+        celery_broker_config("kafka://h:9092", _settings(), partiton=3)

@@ -85,3 +85,18 @@ def test_passwords_inside_urls_are_redacted_from_logs(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CELERY_BROKER_URL", "amqp://user:s3cret-broker@rabbit//")
     load_settings(TasksSettings)
     assert redact("auth s3cret-backend / s3cret-broker") == f"auth {MASK} / {MASK}"
+
+
+@pytest.mark.parametrize("url", ["kafka://k1:9092", "kelery+kafka://k1:9092"])
+def test_a_kafka_broker_url_runs_the_worker_on_kelerys_transport(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    # kelery+kafka:// used to fail with "No such transport: kelery" (the transport was
+    # imported only for an empty URL) and kafka:// ran on kombu's own transport.
+    from kelery.tasks.factory import create_app
+    from kelery.tasks.transport import TRANSPORT_PATH, Transport
+
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    app = create_app(load_settings(TasksSettings))
+    assert app.conf.broker_transport == TRANSPORT_PATH
+    assert isinstance(app.connection_for_write().transport, Transport)

@@ -36,7 +36,7 @@ Done = Callable[[], None]
 
 DLQ_STAGE = "consumer"
 _CONFIRMING_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
-KELERY_KAFKA_SCHEME = "kelery+kafka"
+_KAFKA_TRANSPORT_SCHEMES = frozenset({"kafka", "kelery+kafka"})
 
 
 class PublishError(KeleryError):
@@ -66,17 +66,19 @@ def celery_broker_config(
 ) -> dict[str, Any]:
     """``broker_url``, ``broker_transport(_options)`` for publishing, from settings.
 
-    No URL means Kelery's Kafka transport on the same cluster (as kelery-tasks
-    does), which needs the ``kafka-broker`` extra (kelery-tasks). Publisher
-    confirms are switched on wherever the transport has them, because a task
-    counts as handed on (and its record may be committed) only once the broker
-    accepted it.
+    Which broker a URL means is decided by kelery-tasks'
+    ``kelery.tasks.transport.celery_broker_config`` (empty, ``kafka://`` and
+    ``kelery+kafka://``: Kelery's Kafka transport on this cluster, which needs the
+    ``kafka-broker`` extra; anything else: used as given). kelery-tasks is imported
+    only for those URLs, so the consumer runs on RabbitMQ or Redis without it.
+    Publisher confirms are switched on wherever the transport has them, because a
+    task counts as handed on (and its record may be committed) only once the
+    broker accepted it.
     """
     options = dict(transport_options)
-    scheme = urlsplit(broker_url).scheme if broker_url else KELERY_KAFKA_SCHEME
-    if scheme in _CONFIRMING_SCHEMES:
-        options.setdefault("confirm_publish", True)
-    if broker_url is not None and not scheme.startswith("kelery+"):
+    if not _needs_kafka_transport(broker_url):
+        if urlsplit(broker_url or "").scheme in _CONFIRMING_SCHEMES:
+            options.setdefault("confirm_publish", True)
         return {"broker_url": broker_url, "broker_transport_options": options}
     transport = _kafka_transport()
     options.setdefault("confirm_publish", True)
@@ -86,14 +88,17 @@ def celery_broker_config(
     producer_config = dict(options.get("producer_config") or {})
     producer_config.setdefault("linger.ms", 0)
     options["producer_config"] = producer_config
-    if broker_url is None:
-        config: dict[str, Any] = transport.celery_config(kafka, **options)
-        return config
-    return {
-        "broker_url": broker_url,
-        "broker_transport": transport.TRANSPORT_PATH,
-        "broker_transport_options": {**options, "kafka_settings": kafka},
-    }
+    config: dict[str, Any] = transport.celery_broker_config(broker_url, kafka, **options)
+    return config
+
+
+def _needs_kafka_transport(broker_url: str | None) -> bool:
+    """Empty, ``kafka://`` or ``kelery+kafka://``: Kelery's transport (kelery-tasks' schemes).
+
+    The same rule as ``kelery.tasks.transport.uses_this_transport``, which cannot be
+    imported to ask before knowing that kelery-tasks is needed.
+    """
+    return not broker_url or urlsplit(broker_url).scheme in _KAFKA_TRANSPORT_SCHEMES
 
 
 def _kafka_transport() -> ModuleType:
@@ -102,9 +107,9 @@ def _kafka_transport() -> ModuleType:
         return importlib.import_module("kelery.tasks.transport")
     except ImportError as exc:
         raise SettingsError(
-            "invalid settings:\n  CELERY_BROKER_URL: unset or kelery+kafka:// needs Kelery's "
-            "Kafka transport, which is not installed (pip install 'kelery-consumer[kafka-broker]'"
-            f"), or set a URL of another Celery broker ({exc})"
+            "invalid settings:\n  CELERY_BROKER_URL: unset, kafka:// or kelery+kafka:// needs "
+            "Kelery's Kafka transport, which is not installed (pip install "
+            f"'kelery-consumer[kafka-broker]'), or set a URL of another Celery broker ({exc})"
         ) from exc
 
 

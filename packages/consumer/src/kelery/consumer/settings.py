@@ -66,7 +66,11 @@ class ConsumerSettings(KeleryBaseSettings):
         default=None, ge=1, le=65535, description="Serve Prometheus metrics on this port."
     )
     celery_broker_url: SecretStr | None = Field(
-        default=None, description="Where tasks are published (kafka://…, amqp://…, …)."
+        default=None,
+        description=(
+            "Where tasks are published: empty, kafka:// or kelery+kafka:// is Kelery's Kafka "
+            "transport (the kafka-broker extra); amqp://, redis://… that broker."
+        ),
     )
     celery_broker_transport_options: dict[str, Any] = Field(
         default_factory=dict, description="JSON object passed as broker_transport_options."

@@ -2,7 +2,7 @@
 
 JSON is the only serializer in and out (pickle is refused: a task message is
 data, never code). The broker is Kelery's Kafka transport unless
-``CELERY_BROKER_URL`` says otherwise; see the package README for every setting.
+``CELERY_BROKER_URL`` names another broker; see the package README for every setting.
 """
 
 from __future__ import annotations
@@ -10,31 +10,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from kelery.common.errors import SettingsError
 from kelery.tasks.settings import ScheduleEntry, TasksSettings
+from kelery.tasks.transport import celery_broker_config
 
 TASK_MODULES = ("kelery.tasks.chat", "kelery.tasks.periodic")
 LEADER_SCHEDULER = "kelery.tasks.beat:LeaderScheduler"
 
 
 def broker_config(settings: TasksSettings) -> dict[str, Any]:
-    """broker_url (and transport options): a URL from settings, else the Kafka transport."""
-    if settings.celery_broker_url:
-        return {
-            "broker_url": settings.celery_broker_url,
-            "broker_transport_options": dict(settings.celery_broker_transport_options),
-        }
-    try:
-        from kelery.tasks.transport import celery_config  # noqa: PLC0415 - loads the transport
-    except ImportError as exc:
-        raise SettingsError(
-            "CELERY_BROKER_URL is empty and Kelery's Kafka transport cannot be loaded "
-            f"({exc}); set CELERY_BROKER_URL or install kelery-tasks completely"
-        ) from exc
-    config: dict[str, Any] = celery_config(
-        settings.kafka, **settings.celery_broker_transport_options
+    """broker_url, broker_transport and options: see the transport's celery_broker_config.
+
+    Empty, ``kafka://`` and ``kelery+kafka://`` URLs all mean Kelery's Kafka
+    transport (selected by class path, never kombu's own), other URLs are used as
+    given.
+    """
+    return celery_broker_config(
+        settings.celery_broker_url, settings.kafka, **settings.celery_broker_transport_options
     )
-    return config
 
 
 def beat_schedule(entries: dict[str, ScheduleEntry]) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,12 @@ ours is selected explicitly and can never be replaced silently:
 
     app.conf.update(celery_config(load_settings(KafkaSettings), partitions=12))
 
+:func:`celery_broker_config` is the one place a ``CELERY_BROKER_URL`` setting
+becomes Celery's broker settings (the worker, beat and ``kelery-consume`` use it):
+empty, ``kafka://`` and ``kelery+kafka://`` all mean this transport; any other
+scheme (``confluentkafka://`` included, kombu's own Kafka transport chosen by
+name) is used as given.
+
 Connection string
 =================
 ``kelery+kafka://HOST:PORT[,HOST:PORT...]`` (``kafka://`` with ``broker_transport``
@@ -65,8 +71,10 @@ How kombu maps onto Kafka
   are Kafka headers (:mod:`kelery.tasks.transport.records`,
   ``docs/kafka-transport.md``).
 * Publishing never flushes; delivery reports arrive through callbacks. A message
-  the broker finally refuses raises :class:`PublishError` in the next publish on
-  the channel, or in the same publish with ``confirm_publish=True``.
+  the broker finally refuses raises :class:`PublishError` in the same publish with
+  ``confirm_publish=True``; otherwise the refusal is remembered for the process and
+  raised by its next publish (any channel) once the report arrived, or by
+  :func:`confirm_published`. Closing never raises.
 * Acks commit, per partition, the offset below which every record is acked;
   commits also happen on revoke and close. Unacked records are redelivered
   after a crash or rebalance (at-least-once: a task may run twice, none is lost).
@@ -99,7 +107,12 @@ from kombu.transport import TRANSPORT_ALIASES
 from kelery.common.errors import SettingsError
 from kelery.common.settings import KafkaSettings
 from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
-from kelery.tasks.transport.options import TransportOptions, load_options
+from kelery.tasks.transport.options import (
+    SCHEMES,
+    TransportOptions,
+    brokers_from_url,
+    load_options,
+)
 from kelery.tasks.transport.producer import flush_all, raise_failures
 from kelery.tasks.transport.transport import Transport
 
@@ -118,8 +131,10 @@ __all__ = [
     "Transport",
     "TransportOptions",
     "broker_url",
+    "celery_broker_config",
     "celery_config",
     "confirm_published",
+    "uses_this_transport",
 ]
 
 
@@ -147,6 +162,28 @@ def celery_config(kafka: KafkaSettings, **options: Any) -> dict[str, Any]:
             "kafka_settings": kafka,
         },
     }
+
+
+def uses_this_transport(url: str | None) -> bool:
+    """True if ``url`` (a CELERY_BROKER_URL; empty means the default) selects this transport."""
+    return not url or url.partition("://")[0] in SCHEMES
+
+
+def celery_broker_config(url: str | None, kafka: KafkaSettings, **options: Any) -> dict[str, Any]:
+    """Celery's broker settings for a ``CELERY_BROKER_URL`` value and transport options.
+
+    - empty: this transport on ``kafka``'s brokers;
+    - ``kafka://`` or ``kelery+kafka://``: this transport on the URL's brokers (with
+      ``kafka``'s security settings). ``broker_transport`` is always set, because
+      kombu 5.7 would otherwise run ``kafka://`` on its own transport, silently;
+    - any other scheme: used as given, ``options`` as its transport options.
+    """
+    if not uses_this_transport(url):
+        return {"broker_url": url, "broker_transport_options": dict(options)}
+    servers = brokers_from_url(url) if url else []
+    if servers:  # ``kafka://`` alone: the settings' brokers
+        kafka = kafka.model_copy(update={"bootstrap_servers": servers})
+    return celery_config(kafka, **options)
 
 
 def confirm_published(timeout: float = 30.0) -> None:
