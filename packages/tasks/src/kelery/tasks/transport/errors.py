@@ -10,9 +10,13 @@ from kelery.common.errors import KeleryError
 class PublishError(KeleryError, KombuError):
     """The broker finally refused a published message (after librdkafka's retries).
 
-    Raised in the publishing caller: by the publish itself with
-    ``confirm_publish=True``, otherwise by the next publish (or close) on the same
-    channel, so a failed task message never vanishes without an exception.
+    Raised in the publishing process: by the publish itself with
+    ``confirm_publish=True``; otherwise refusals are remembered per process (not
+    per channel) and raised by the next publish of that process, on any channel,
+    made after the refusal's delivery report arrived, or by
+    :func:`~kelery.tasks.transport.confirm_published`, which waits for the reports.
+    Closing a connection never raises (it logs what is unconfirmed), so a caller
+    that must know before moving on calls ``confirm_published``.
     """
 
 
