@@ -81,9 +81,21 @@ def bench(session: nox.Session) -> None:
     bootstrap = os.environ.get("KELERY_BENCH_KAFKA")
     broker = "the cluster in KELERY_BENCH_KAFKA (version not reported over the protocol)"
     started = bootstrap is None
+    state: list[str] = []
     if bootstrap is None:
+        # A state folder of its own, so a developer's `kelery-dev kafka up` is left alone.
+        state = ["--state-dir", str(out_dir / "kafka")]
         output = session.run(
-            "kelery-dev", "kafka", "up", "--detach", "--port", "0", "--heap", "1g", silent=True
+            "kelery-dev",
+            "kafka",
+            *state,
+            "up",
+            "--detach",
+            "--port",
+            "0",
+            "--heap",
+            "1g",
+            silent=True,
         )
         match = re.search(r"Apache Kafka (\S+) ready .* at (127\.0\.0\.1:\d+)", str(output))
         if match is None:
@@ -105,7 +117,7 @@ def bench(session: nox.Session) -> None:
                 failed.append(script.stem)
     finally:
         if started:
-            session.run("kelery-dev", "kafka", "down", success_codes=[0, 1])
+            session.run("kelery-dev", "kafka", *state, "down", success_codes=[0, 1])
     fragments = [
         (out_dir / f"{script.stem}.md").read_text(encoding="utf-8")
         for script in scripts

@@ -11,19 +11,17 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from kelery.common.errors import KeleryError
+from kelery.common.errors import KeleryError, SettingsError
 from kelery.common.logging import setup_logging
+from kelery.common.redaction import redact
+from kelery.common.runtime import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE
 from kelery.devkit import __version__
 from kelery.devkit.commands import CommandError, register_all
 from kelery.devkit.kafka.errors import BrokerStartError, KafkaUnavailableError
 
 __all__ = ["build_parser", "main"]
 
-# KeleryError covers SettingsError: a bad KAFKA_* or DISCORD_* value, named.
 _USER_ERRORS = (CommandError, KafkaUnavailableError, BrokerStartError, KeleryError)
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,8 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except _USER_ERRORS as exc:
-        sys.stderr.write(f"kelery-dev: error: {exc}\n")
-        return EXIT_FAILURE
+        sys.stderr.write(f"kelery-dev: error: {redact(str(exc))}\n")
+        # A bad KAFKA_*/DISCORD_* value is a usage error, as in every Kelery CLI.
+        return EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

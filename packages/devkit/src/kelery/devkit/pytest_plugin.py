@@ -137,7 +137,7 @@ def unique_topic(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def topic_factory(request: pytest.FixtureRequest, kafka_admin: Any) -> Iterator[TopicFactory]:
     """Create uniquely named topics on the broker; they are deleted when the test ends."""
-    from confluent_kafka.cimpl import NewTopic  # noqa: PLC0415 - keep plugin light
+    from kelery.common.topics import TopicSpec, ensure_topics  # noqa: PLC0415
 
     created: list[str] = []
 
@@ -145,12 +145,8 @@ def topic_factory(request: pytest.FixtureRequest, kafka_admin: Any) -> Iterator[
         partitions: int = 1, *, hint: str = "", config: Mapping[str, str] | None = None
     ) -> str:
         name = unique_topic_name(f"{request.node.name}-{hint}" if hint else request.node.name)
-        spec = NewTopic(
-            name, num_partitions=partitions, replication_factor=1, config=dict(config or {})
-        )
-        kafka_admin.create_topics([spec], operation_timeout=_TOPIC_TIMEOUT_S)[name].result(
-            timeout=_TOPIC_TIMEOUT_S
-        )
+        spec = TopicSpec(name, partitions=partitions, config=dict(config or {}))
+        ensure_topics(kafka_admin, [spec], timeout=_TOPIC_TIMEOUT_S)
         created.append(name)
         return name
 

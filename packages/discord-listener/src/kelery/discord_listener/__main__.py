@@ -6,4 +6,5 @@ import sys
 
 from kelery.discord_listener.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
