@@ -48,6 +48,35 @@ def test_nothing_is_committed_while_the_celery_broker_refuses_tasks(
     assert committed(kafka, f"{unique_topic}.group", unique_topic) == [1]
 
 
+def test_a_publish_retried_longer_than_max_poll_interval_keeps_the_group_membership(
+    kafka: str, unique_topic: str, fs_broker: FilesystemBroker, cli_factory: CliFactory
+) -> None:
+    """While the Celery broker is away the loop keeps calling consume(), partitions paused.
+
+    max.poll.interval.ms is set to librdkafka's minimum-compatible 6 s; the retry
+    backoff (0.5 + 1 + 2 + 4 + 8 s) outlasts it twice before the stop.
+    """
+    produce(kafka, unique_topic, [ChatMessage(content="!ping", uuid="p1").to_json_bytes()])
+    down = cli_factory(
+        **consumer_env(
+            kafka,
+            unique_topic,
+            fs_broker,
+            CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:9//",
+            CELERY_BROKER_TRANSPORT_OPTIONS="{}",
+            KAFKA_EXTRA='{"max.poll.interval.ms": 6000, "session.timeout.ms": 6000}',
+        )
+    )
+    running = down.start()
+    wait_for(lambda: "retrying in 16.0 s" in running.output(), "15.5 s of publish retries")
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=60) == 0, running.output()
+    output = running.output()
+    assert "maximum poll interval" not in output
+    assert " lost " not in output
+    assert "commit failed" not in output
+
+
 def test_revoked_partitions_are_committed_before_another_consumer_takes_them(
     kafka: str,
     topic_factory: TopicFactory,

@@ -2,9 +2,17 @@
 
 Auto-commit is off (kelery-common's consumer config). Each record is tracked
 from the moment it is read until its dispatcher says it is durably handed on;
-offsets are committed in batches (every N records or T seconds), on partition
-revoke (after in-flight replies/DLQ copies are flushed) and on shutdown. A
-``kill -9`` therefore replays at most the records after the last commit.
+offsets are committed in batches (every N records read, or every T seconds
+whenever some partition's done-prefix moved past its last successful commit),
+on partition revoke (after in-flight replies/DLQ copies are flushed) and on
+shutdown. A ``kill -9`` therefore replays at most the records after the last
+commit, and a reply confirmed after the last read is committed on the next tick,
+not only when new input arrives.
+
+While a failed task publish is retried, the loop pauses its partitions and keeps
+calling ``consume()`` between attempts: a Celery broker outage may last longer
+than ``max.poll.interval.ms``, and a consumer that stops polling that long is
+evicted from its group (its partitions then go to another member mid-retry).
 """
 
 from __future__ import annotations
@@ -62,12 +70,35 @@ class LoopOptions:
     stop_at_end: bool = False
 
 
+def commit_due(
+    *,
+    read_since_commit: int,
+    seconds_since_commit: float,
+    has_committable: bool,
+    batch_size: int,
+    interval_s: float,
+) -> bool:
+    """Whether to commit now.
+
+    ``has_committable`` (the tracker holds offsets newer than the last successful
+    commit) decides, not how many records were read: a reply or DLQ copy may be
+    confirmed after the last read, and a failed commit leaves its offsets pending,
+    so both are committed on the next tick without waiting for new input.
+    """
+    if not has_committable:
+        return False
+    return read_since_commit >= batch_size or seconds_since_commit >= interval_s
+
+
 @dataclass
 class _State:
     assigned: set[PartitionKey] = field(default_factory=set)
     at_end: set[PartitionKey] = field(default_factory=set)
     since_commit: int = 0
     last_commit: float = field(default_factory=time.monotonic)
+    # Partitions revoked or lost since the current batch was read: the rest of the
+    # batch (and a publish being retried) from them is left to their next owner.
+    stale: set[PartitionKey] = field(default_factory=set)
 
 
 class ConsumeLoop:
@@ -108,6 +139,7 @@ class ConsumeLoop:
                 messages = self._consumer.consume(
                     num_messages=self._batch_size(), timeout=self._options.poll_timeout_s
                 )
+                self._state.stale.clear()
                 for message in messages:
                     error = message.error()
                     if error is not None:
@@ -145,6 +177,8 @@ class ConsumeLoop:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if topic is None or partition is None or offset is None:  # pragma: no cover - librdkafka
             return True
+        if (topic, partition) in self._state.stale:
+            return True  # revoked while an earlier record of this batch was retried
         self._tracker.started(topic, partition, offset)
         self.stats.records += 1
         self._state.since_commit += 1
@@ -158,19 +192,84 @@ class ConsumeLoop:
     def _dispatch_with_retry(
         self, decision: Decision, message: Message, done: Done, stop: StopFlag
     ) -> bool:
-        delay = _RETRY_FIRST_S
-        while True:
-            try:
-                self._dispatcher.dispatch(decision, message, done)
-            except PublishError as exc:
+        """Dispatch; retry a failed publish with backoff, staying in the group meanwhile."""
+        try:
+            self._dispatcher.dispatch(decision, message, done)
+        except PublishError as exc:
+            first_error = exc
+        else:
+            return True
+        key = (message.topic() or "", message.partition() or 0)
+        paused = self._pause(self._state.assigned)
+        try:
+            error: PublishError = first_error
+            delay = _RETRY_FIRST_S
+            while True:
                 self.stats.publish_retries += 1
-                log.warning("%s; retrying in %.1f s", exc, delay)
-                if stop.wait(delay):
+                log.warning("%s; retrying in %.1f s", error, delay)
+                if self._wait_in_group(delay, stop, paused):
                     log.warning("stop requested while retrying; the record stays uncommitted")
                     return False
+                if key in self._state.stale:
+                    log.warning("%s[%d] was revoked while retrying; left to its next owner", *key)
+                    return True
                 delay = min(delay * 2, _RETRY_MAX_S)
-            else:
-                return True
+                try:
+                    self._dispatcher.dispatch(decision, message, done)
+                except PublishError as exc:
+                    error = exc
+                else:
+                    return True
+        finally:
+            self._resume(paused)
+
+    def _wait_in_group(self, delay: float, stop: StopFlag, paused: set[PartitionKey]) -> bool:
+        """Wait ``delay`` s calling ``consume()`` on paused partitions; True if a stop came.
+
+        ``consume()`` is what tells Kafka this member is alive (``max.poll.interval.ms``)
+        and what runs rebalance callbacks; delivery reports and commits go on too. A
+        record it still returns (a partition assigned meanwhile, or fetched before the
+        pause) is put back with ``seek()`` and its partition paused, so it is read again
+        after the retry, in order.
+        """
+        deadline = time.monotonic() + delay
+        while not stop.requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            messages = self._consumer.consume(
+                num_messages=self._options.poll_batch,
+                timeout=min(left, self._options.poll_timeout_s),
+            )
+            rewind: dict[PartitionKey, int] = {}
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    self._on_error(error, message)
+                    continue
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                if topic is not None and partition is not None and offset is not None:
+                    rewind.setdefault((topic, partition), offset)
+            if rewind:
+                paused |= self._pause(set(rewind))
+                for (topic, partition), offset in rewind.items():
+                    self._consumer.seek(TopicPartition(topic, partition, offset))
+            self._dispatcher.poll()
+            if self._dispatcher.fatal is not None:
+                raise ConsumeError(self._dispatcher.fatal)
+            self._maybe_commit()
+        return True
+
+    def _pause(self, keys: set[PartitionKey]) -> set[PartitionKey]:
+        if keys:
+            self._consumer.pause([TopicPartition(t, p) for t, p in sorted(keys)])
+        return set(keys)
+
+    def _resume(self, keys: set[PartitionKey]) -> None:
+        """Resume what was paused and is still ours (a revoked partition is not resumable)."""
+        mine = keys & self._state.assigned
+        if mine:
+            self._consumer.resume([TopicPartition(t, p) for t, p in sorted(mine)])
 
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
@@ -184,17 +283,27 @@ class ConsumeLoop:
 
     def _maybe_commit(self) -> None:
         state = self._state
-        if state.since_commit == 0:
-            return
         now = time.monotonic()
-        due = now - state.last_commit >= self._options.commit_interval_s
-        if state.since_commit >= self._options.commit_batch_size or due:
+        due = commit_due(
+            read_since_commit=state.since_commit,
+            seconds_since_commit=now - state.last_commit,
+            has_committable=self._options.commit and bool(self._tracker.committable()),
+            batch_size=self._options.commit_batch_size,
+            interval_s=self._options.commit_interval_s,
+        )
+        if due:
+            # Reset even when the commit fails: the offsets stay committable (the
+            # tracker marks only what Kafka accepted), so the next interval retries.
             self._commit()
             state.since_commit = 0
             state.last_commit = now
 
     def _commit(self, only: set[PartitionKey] | None = None) -> None:
-        """Synchronously commit every partition whose done-prefix advanced."""
+        """Synchronously commit every partition whose done-prefix advanced.
+
+        A failure is logged and the offsets stay pending in the tracker, so the
+        next commit (on the interval, at revoke or at shutdown) tries them again.
+        """
         if not self._options.commit:
             return
         offsets = self._tracker.committable(only)
@@ -222,6 +331,7 @@ class ConsumeLoop:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = {(tp.topic, tp.partition) for tp in partitions}
+        self._state.stale |= keys
         left = self._dispatcher.flush(self._options.shutdown_timeout_s)
         if left:
             log.warning("%d deliveries unconfirmed at revoke; their records will be re-read", left)
@@ -233,23 +343,35 @@ class ConsumeLoop:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = {(tp.topic, tp.partition) for tp in partitions}
+        self._state.stale |= keys
         dropped = self._tracker.forget(keys)
         log.warning("lost %s without commit (%d unfinished records)", _names(keys), dropped)
         self._state.assigned -= keys
         self._state.at_end -= keys
 
     def lag(self) -> int | None:
-        """Records not yet read on the assigned partitions (None if Kafka cannot say)."""
+        """Records not yet read on the assigned partitions (None if Kafka cannot say).
+
+        Called from the consume loop, so it never asks the broker: positions and
+        watermarks are librdkafka's cached values (the high watermark comes with
+        every fetch response). A partition without a cached position or watermark
+        yet is left out; None if no partition could be counted.
+        """
         try:
             positions = self._consumer.position(self._consumer.assignment())
             total = 0
+            counted = 0
             for tp in positions:
-                low, high = self._consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
-                total += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+                low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                position = tp.offset if tp.offset >= 0 else low
+                if high < 0 or position < 0:
+                    continue
+                total += max(high - position, 0)
+                counted += 1
         except KafkaException as exc:
             log.debug("lag unavailable: %s", exc)
             return None
-        return total
+        return total if counted or not positions else None
 
     def _shutdown(self) -> None:
         left = self._dispatcher.flush(self._options.shutdown_timeout_s)
