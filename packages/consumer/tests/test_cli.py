@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from kelery.common.errors import KeleryError
 from kelery.consumer.cli import build_parser, main
 
 from .conftest import ConsumerCli, base_env
@@ -75,3 +77,46 @@ def test_secret_broker_url_is_never_logged(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "publishing tasks to" in result.stderr
     assert "s3cret-pass" not in result.stderr + result.stdout
+
+
+class _Closable:
+    """Stands in for the Celery app, the reply producer and the consumer; notes close()."""
+
+    closed: list[str]
+
+    def __init__(self, name: str, closed: list[str]) -> None:
+        self.name = name
+        self.closed = closed
+
+    def close(self) -> None:
+        self.closed.append(self.name)
+
+
+def test_a_failed_start_closes_the_celery_app_the_producer_and_the_consumer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from confluent_kafka import KafkaException
+
+    from kelery.consumer import cli
+
+    closed: list[str] = []
+
+    class FailingConsumer(_Closable):
+        def __init__(self, config: object) -> None:
+            super().__init__("consumer", closed)
+
+        def list_topics(self, timeout: float) -> None:
+            raise KafkaException("no brokers")
+
+    monkeypatch.chdir(tmp_path)
+    kept = base_env()
+    for name in set(os.environ) - set(kept):
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(cli, "setup_logging", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "make_celery_app", lambda config: _Closable("app", closed))
+    monkeypatch.setattr(cli, "Producer", lambda config: _Closable("producer", closed))
+    monkeypatch.setattr(cli, "Consumer", FailingConsumer)
+    args = build_parser().parse_args(["--broker-url", "memory://"])
+    with pytest.raises(KeleryError, match="did not answer"):
+        cli.run(args)
+    assert sorted(closed) == ["app", "consumer", "producer"]

@@ -12,7 +12,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -169,8 +169,9 @@ def _ensure_topics(settings: ConsumerSettings) -> None:
 
 
 def _make_dispatcher(
-    settings: ConsumerSettings, stats: ConsumerStats, *, dry_run: bool
+    settings: ConsumerSettings, stats: ConsumerStats, cleanup: ExitStack, *, dry_run: bool
 ) -> Dispatcher:
+    """The dispatcher; what it opens is closed by ``cleanup`` if start-up fails later."""
     if dry_run:
         return DryRunDispatcher(stats, sys.stdout)
     url = settings.celery_broker_url
@@ -181,7 +182,9 @@ def _make_dispatcher(
     )
     log.info("publishing tasks to %s", maybe_sanitize_url(config["broker_url"]))
     app = make_celery_app(config)
+    cleanup.callback(app.close)
     producer = Producer(client_config(settings.kafka, "producer"))
+    cleanup.callback(producer.close)  # nothing produced yet: closes at once
     return LiveDispatcher(app, producer, settings.speak_topic, stats)
 
 
@@ -205,19 +208,36 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         group = f"{group}.dry-run.{uuid.uuid4().hex[:12]}"
     stats = ConsumerStats()
-    dispatcher = _make_dispatcher(settings, stats, dry_run=args.dry_run)
-    consumer = Consumer(
-        client_config(
-            settings.kafka,
-            "consumer",
-            group_id=group,
-            **{"enable.partition.eof": bool(args.stop_at_end)},
+    with ExitStack() as running:
+        # Until the loop runs, ``startup`` owns the clients: a failing connect check,
+        # topic creation or metrics server closes them. The loop closes them itself.
+        startup = running.enter_context(ExitStack())
+        dispatcher = _make_dispatcher(settings, stats, startup, dry_run=args.dry_run)
+        consumer = Consumer(
+            client_config(
+                settings.kafka,
+                "consumer",
+                group_id=group,
+                **{"enable.partition.eof": bool(args.stop_at_end)},
+            )
         )
-    )
-    _connect_check(consumer, settings)
-    if settings.consumer_ensure_topics and not args.dry_run:
-        _ensure_topics(settings)
-    options = LoopOptions(
+        startup.callback(consumer.close)
+        _connect_check(consumer, settings)
+        if settings.consumer_ensure_topics and not args.dry_run:
+            _ensure_topics(settings)
+        loop = ConsumeLoop(consumer, decider, dispatcher, _loop_options(settings, args), stats)
+        log.info("group %s, %d routes, dry run: %s", group, len(routing), args.dry_run)
+        if settings.consumer_metrics_port is not None:
+            running.callback(serve_metrics(stats, settings.consumer_metrics_port))
+        stop = running.enter_context(GracefulShutdown())
+        running.enter_context(_status(stats, dry_run=args.dry_run))
+        startup.pop_all()
+        loop.run(stop)
+    return EXIT_OK
+
+
+def _loop_options(settings: ConsumerSettings, args: argparse.Namespace) -> LoopOptions:
+    return LoopOptions(
         topics=settings.topics,
         commit=not args.dry_run,
         commit_batch_size=settings.consumer_commit_batch_size,
@@ -228,19 +248,6 @@ def run(args: argparse.Namespace) -> int:
         max_records=args.max_records,
         stop_at_end=args.stop_at_end,
     )
-    log.info("group %s, %d routes, dry run: %s", group, len(routing), args.dry_run)
-    stop_metrics = (
-        serve_metrics(stats, settings.consumer_metrics_port)
-        if settings.consumer_metrics_port is not None
-        else None
-    )
-    try:
-        with GracefulShutdown() as stop, _status(stats, dry_run=args.dry_run):
-            ConsumeLoop(consumer, decider, dispatcher, options, stats).run(stop)
-    finally:
-        if stop_metrics is not None:
-            stop_metrics()
-    return EXIT_OK
 
 
 def _status(stats: ConsumerStats, *, dry_run: bool) -> AbstractContextManager[bool]:
