@@ -144,6 +144,19 @@ class AckTracker:
                 if ledger is not None and (ledger.committed is None or offset > ledger.committed):
                     ledger.committed = offset
 
+    def commit_failed(self, offsets: dict[TopicPartitionKey, int]) -> None:
+        """Undo :meth:`committed` for ``offsets`` Kafka refused, so :meth:`due` retries them.
+
+        Commits are sent asynchronously and marked at once (so one in flight is not
+        resent every turn); the commit callback reports a failure here. A partition
+        whose mark has moved on (a later commit sent, or re-assigned) is left alone.
+        """
+        with self._lock:
+            for key, offset in offsets.items():
+                ledger = self._ledgers.get(key)
+                if ledger is not None and ledger.committed == offset:
+                    ledger.committed = None
+
     def unacked(self) -> int:
         """Records delivered and not yet acked, over all owned partitions."""
         with self._lock:

@@ -15,7 +15,9 @@ Records are buffered ahead of Celery up to ``max_buffered``; above that the
 thread stops fetching, and if Celery stays stalled it pauses its partitions
 and keeps polling (so the group still sees it alive). Offsets are committed per
 partition from the :class:`AckTracker`: only below the lowest record not yet
-acked, every ``commit_interval``, on revoke and on close.
+acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
+are checked in the consumer's ``on_commit`` callback: a partition Kafka refused
+is un-marked, so the next turn commits it again.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class GroupReader:
         self._error: BaseException | None = None
         self._requests: list[_UnreadRequest] = []
         self._requests_lock = threading.Lock()
-        self._consumer = Consumer(config)
+        self._consumer = Consumer({**config, "on_commit": self._on_commit})
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -275,6 +277,21 @@ class GroupReader:
             log.warning("offset commit failed (will retry): %s", exc)
             return
         self.tracker.committed(due)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """Commit result (served by poll, on this thread): un-mark what was not committed."""
+        failed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in partitions
+            if error is not None or tp.error is not None
+        }
+        if failed:
+            log.warning(
+                "offset commit failed for %d partition(s) (will retry): %s",
+                len(failed),
+                error.str() if error is not None else "per-partition errors",
+            )
+            self.tracker.commit_failed(failed)
 
     def _purge(self, keys: set[TopicPartitionKey]) -> None:
         with self._buffer_lock:
