@@ -88,4 +88,7 @@ def _publish_confirmed(message: SpeakMessage, context: TasksContext) -> None:
     try:
         context.producer.publish_speak(message, context.settings.speak_topic)
     except DeliveryFailedError as exc:
+        # Celery does not log a Reject from a pool process: say why the task goes back.
+        outcome = "requeued" if exc.retriable else "dead-lettered"
+        log.error("answer not delivered, task %s: %s", outcome, exc)  # noqa: TRY400
         raise Reject(f"answer not delivered: {exc}", requeue=exc.retriable) from exc
