@@ -79,3 +79,11 @@ async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exi
     finally:
         shutdown.remove_from_loop()
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    from kelery.common.redaction import MASK, redact, register_secret
+
+    register_secret("nest-abcd")
+    register_secret("nest-abcd-and-more")
+    assert redact("x nest-abcd-and-more y") == f"x {MASK} y"

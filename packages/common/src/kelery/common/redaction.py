@@ -18,20 +18,26 @@ _MIN_SECRET_LENGTH = 4
 _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
+_ordered: tuple[str, ...] = ()
 
 
 def register_secret(value: str | None) -> None:
     """Remember ``value`` as a secret; short values are ignored to avoid masking noise."""
-    global _secrets  # noqa: PLW0603 - one process-wide, append-only set, guarded by _lock
+    global _secrets, _ordered  # noqa: PLW0603 - one process-wide, append-only set, guarded by _lock
     if value is None or len(value) < _MIN_SECRET_LENGTH:
         return
     with _lock:
         _secrets = _secrets | {value}
+        _ordered = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret masked."""
-    for secret in _secrets:
+    """Return ``text`` with every registered secret masked.
+
+    Longest first: when one secret contains another, masking the short one first
+    would leave the rest of the long one readable.
+    """
+    for secret in _ordered:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
