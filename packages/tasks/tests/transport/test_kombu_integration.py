@@ -95,6 +95,29 @@ def _connection(url: str, **kwargs: Any) -> kombu.Connection:
     return kombu.Connection(url, transport_options=options, **kwargs)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _first_round_trip(kafka: str) -> None:
+    """One message through the transport in this process before kombu's tests run.
+
+    kombu's tests give a consumer 1 s to receive its first message; that budget
+    assumes a warm broker and client (RabbitMQ, Redis). The first consumer group
+    of a test process on a fresh Kafka broker (librdkafka start-up, topic metadata,
+    group join, offset lookup) can take longer than that on two busy cores, so it
+    is paid here once, with a generous wait, instead of inside the first kombu test.
+    """
+    queue = kombu.Queue("warm-up", routing_key="warm-up")
+    received: list[object] = []
+    with _connection(f"kelery+kafka://{kafka}") as conn, conn.channel() as channel:
+        kombu.Producer(channel).publish(
+            {"warm": "up"}, exchange=queue.exchange, routing_key="warm-up", declare=[queue]
+        )
+        with kombu.Consumer(
+            conn, [queue], callbacks=[lambda body, msg: (received.append(body), msg.ack())]
+        ):
+            conn.drain_events(timeout=60)
+    assert received == [{"warm": "up"}]
+
+
 @pytest.fixture
 def connection(kafka: str) -> Iterator[kombu.Connection]:
     conn = _connection(f"kelery+kafka://{kafka}")
