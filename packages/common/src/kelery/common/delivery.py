@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Message
 
@@ -48,3 +48,31 @@ class DeliveryTracker:
     def settled(self) -> int:
         """How many records have a final answer, delivered or failed."""
         return self.delivered + self.failed
+
+
+class _Polls(Protocol):
+    def poll(self, timeout: float = ...) -> int: ...
+
+
+def produce_when_room(
+    producer: _Polls,
+    produce: Callable[[], object],
+    *,
+    wait_s: float = 0.05,
+    stopped: Callable[[], bool] | None = None,
+) -> bool:
+    """Call ``produce()``; while librdkafka's local queue is full, make room and retry.
+
+    A full queue (``BufferError``) is back-pressure, not failure: serving delivery
+    reports for ``wait_s`` frees room, and the record is never dropped. Returns
+    False only when ``stopped()`` says to give up before the record went in.
+    """
+    while True:
+        try:
+            produce()
+        except BufferError:
+            if stopped is not None and stopped():
+                return False
+            producer.poll(wait_s)
+        else:
+            return True

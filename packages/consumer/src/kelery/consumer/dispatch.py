@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from celery import Celery
 from confluent_kafka import KafkaError, Message, Producer
 
+from kelery.common.delivery import produce_when_room
 from kelery.common.dlq import dead_letter
 from kelery.common.errors import KeleryError, SettingsError
 from kelery.common.settings import KafkaSettings
@@ -183,13 +184,7 @@ class LiveDispatcher:
 
     def _produce(self, produce: Callable[[], object]) -> None:
         """Produce, waiting for room when librdkafka's local queue is full."""
-        while True:
-            try:
-                produce()
-            except BufferError:
-                self._producer.poll(0.1)
-            else:
-                return
+        produce_when_room(self._producer, produce, wait_s=0.1)
 
     def _confirm(self, done: Done, counter: str) -> Callable[[KafkaError | None, Message], None]:
         def on_delivery(error: KafkaError | None, message: Message) -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from confluent_kafka import KafkaException, Producer
 
-from kelery.common.delivery import DeliveryTracker
+from kelery.common.delivery import DeliveryTracker, produce_when_room
 from kelery.common.dlq import dlq_headers, dlq_topic_for
 from kelery.producer.sources import InputLine
 
@@ -64,14 +65,20 @@ class InputDeadLetters:
                 (ORIGIN_INPUT_HEADER, line.origin.encode("utf-8")),
             ]
             try:
-                self._producer.produce(
-                    self.dlq_topic, line.data, on_delivery=self.tracker, headers=headers
+                went_in = produce_when_room(
+                    self._producer,
+                    partial(
+                        self._producer.produce,
+                        self.dlq_topic,
+                        line.data,
+                        on_delivery=self.tracker,
+                        headers=headers,
+                    ),
+                    wait_s=FULL_QUEUE_WAIT,
+                    stopped=stopped,
                 )
-            except BufferError:
-                if stopped():
+                if not went_in:
                     return
-                self._producer.poll(FULL_QUEUE_WAIT)
-                continue
             except KafkaException as exc:
                 self.refused += 1
                 log.error("could not copy %s to %s: %s", line.origin, self.dlq_topic, exc)  # noqa: TRY400

@@ -22,6 +22,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from kelery.common.delivery import produce_when_room
 from kelery.tasks.transport.errors import PublishError
 
 log = logging.getLogger(__name__)
@@ -98,13 +99,7 @@ def produce(producer: Producer, topic: str, **kwargs: Any) -> None:
     after each record (a poll right after a produce costs more than the produce).
     """
     global _last_poll  # noqa: PLW0603 - one clock per process, like the producers
-    while True:
-        try:
-            producer.produce(topic, **kwargs)
-        except BufferError:
-            producer.poll(0.05)
-        else:
-            break
+    produce_when_room(producer, lambda: producer.produce(topic, **kwargs))
     now = time.monotonic()
     if now - _last_poll >= _POLL_EVERY_S:
         _last_poll = now
