@@ -19,10 +19,11 @@ class _TokenSettings(KeleryBaseSettings):
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging_state() -> object:
-    """dictConfig and setup_logging change process-wide state; later tests must not see it."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def _restore_disabled_loggers() -> object:
+    """dictConfig disables existing loggers; later tests must not inherit that.
+
+    (The root logger's handlers are restored for every test by the root conftest.)
+    """
     disabled = {
         name: logger.disabled
         for name, logger in logging.root.manager.loggerDict.items()
@@ -32,11 +33,6 @@ def _restore_logging_state() -> object:
     for name, logger in logging.root.manager.loggerDict.items():
         if isinstance(logger, logging.Logger):
             logger.disabled = disabled.get(name, False)
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_secrets_never_reach_the_log(
