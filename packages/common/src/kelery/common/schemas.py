@@ -54,6 +54,12 @@ class _Message(BaseModel):
         populate_by_name=True, extra="ignore", frozen=True, str_max_length=MAX_RECORD_BYTES
     )
 
+    @field_validator("schema_", mode="before", check_fields=False)
+    @classmethod
+    def _schema(cls, value: Any) -> Any:
+        """A record without ``schema`` (the seed's shapes) is this model's version 1."""
+        return cls.model_fields["schema_"].default if value is None else value
+
     @field_validator("uuid", mode="before", check_fields=False)
     @classmethod
     def _uuid(cls, value: Any) -> Any:
@@ -97,11 +103,6 @@ class ChatMessage(_Message):
     def _ids(cls, value: Any) -> Any:
         return _id_to_str(value)
 
-    @field_validator("schema_", mode="before")
-    @classmethod
-    def _schema(cls, value: Any) -> Any:
-        return CHAT_SCHEMA if value is None else value
-
 
 class SpeakMessage(_Message):
     """Something for the speaker to post; ``channel_id`` None means the announcement channel."""
@@ -120,11 +121,6 @@ class SpeakMessage(_Message):
     def _ids(cls, value: Any) -> Any:
         return _id_to_str(value)
 
-    @field_validator("schema_", mode="before")
-    @classmethod
-    def _schema(cls, value: Any) -> Any:
-        return SPEAK_SCHEMA if value is None else value
-
 
 class Command(BaseModel):
     """A parsed ``!name arg …`` command; ``name`` is lower-case, args keep their text."""
@@ -134,11 +130,6 @@ class Command(BaseModel):
     name: str
     args: tuple[str, ...] = ()
     raw: str = ""
-
-    @property
-    def text(self) -> str:
-        """The arguments as one string, as the user typed them after the name."""
-        return self.raw
 
 
 def parse_command(content: str, prefix: str = "!") -> Command | None:
