@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 from collections.abc import Sequence
 
 from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
@@ -23,7 +22,7 @@ from kelery.common.runtime import (
     GracefulShutdown,
     run_main,
 )
-from kelery.common.settings import load_settings
+from kelery.common.settings import DiscordSettings, load_settings
 from kelery.discord_listener import __version__
 from kelery.discord_listener.bot import run_listener_bot
 from kelery.discord_listener.settings import ListenerSettings
@@ -60,9 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> ListenerSettings:
-    if args.api_base:
-        os.environ["DISCORD_API_BASE"] = args.api_base
+    """Settings from the environment, with the command line's options winning."""
     overrides: dict[str, object] = {}
+    if args.api_base:
+        overrides["discord"] = load_settings(DiscordSettings, api_base=args.api_base)
     if args.topic:
         overrides["commands_topic"] = args.topic
     if args.announce is not None:
