@@ -38,6 +38,32 @@ def test_a_kafka_url_with_broker_transport_is_ours_too() -> None:
     assert connection.transport.kafka.bootstrap == "h1:9092,h2:9092"
 
 
+def test_a_kelery_url_is_parsed_by_kombu_like_amqp() -> None:
+    connection = kombu.Connection("kelery://h1:9093;kelery://h2:9094")
+    assert (connection.transport_cls, connection.hostname, connection.port) == (
+        "kelery",
+        "h1",
+        9093,
+    )
+    assert isinstance(connection.transport, Transport)
+    assert connection.transport.kafka.bootstrap_servers == ["h1:9093"]
+    assert connection.as_uri() == "kelery+kafka://h1:9093"
+    connection.switch(connection.alt[1])  # what kombu's failover does
+    assert (connection.hostname, connection.port) == ("h2", 9094)
+    assert connection.transport.kafka.bootstrap_servers == ["h2:9094"]
+
+
+def test_a_broker_list_url_keeps_every_broker_and_prints_without_error() -> None:
+    connection = kombu.Connection("kelery+kafka://h1:9092,h2:9093")
+    assert connection.transport.kafka.bootstrap_servers == ["h1:9092", "h2:9093"]
+    assert connection.as_uri() == "kelery+kafka://h1:9092,h2:9093"
+
+
+def test_credentials_parsed_by_kombu_are_refused_too() -> None:
+    with pytest.raises(SettingsError, match="credentials"):
+        _ = kombu.Connection("kelery://user:secret@h1:9092").transport
+
+
 def test_without_the_import_the_scheme_fails_loudly() -> None:
     code = (
         "import kombu\n"
@@ -80,6 +106,7 @@ def test_broker_urls() -> None:
         brokers_from_url("kelery+kafka://a:99999")
     with pytest.raises(SettingsError, match="scheme"):
         brokers_from_url("amqp://a:1")
+    assert brokers_from_url("kelery://a:1;kelery://b;kelery://a:1") == ["a:1", "b:9092"]
 
 
 def test_topic_names_kafka_refuses_are_refused_with_the_reason() -> None:
@@ -88,7 +115,16 @@ def test_topic_names_kafka_refuses_are_refused_with_the_reason() -> None:
         check_topic_name("celery@host.pidbox")
 
 
-@pytest.mark.parametrize("url", [None, "", "kafka://h3:9092,h4:9092", "kelery+kafka://h3:9092,h4"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "kafka://h3:9092,h4:9092",
+        "kelery+kafka://h3:9092,h4",
+        "kelery://h3:9092;kelery://h4",
+    ],
+)
 def test_empty_and_kafka_urls_select_our_transport(url: str | None) -> None:
     config = celery_broker_config(url, _settings(), partitions=3)
     assert config["broker_transport"] == TRANSPORT_PATH

@@ -18,9 +18,10 @@ Selecting it
 kombu 5.7 maps ``kafka://`` and ``confluentkafka://`` to *its own* transport, so
 ours is selected explicitly and can never be replaced silently:
 
-- the URL scheme ``kelery+kafka://`` names the kombu alias ``kelery``, which only
-  exists once this package is imported; without the import kombu fails with
-  ``No such transport: kelery`` instead of picking another transport;
+- the URL schemes ``kelery+kafka://`` and ``kelery://`` name the kombu alias
+  ``kelery``, which only exists once this package is imported; without the import
+  kombu fails with ``No such transport: kelery`` instead of picking another
+  transport;
 - ``broker_transport = "kelery.tasks.transport:Transport"`` selects it by class
   path even for a ``kafka://`` URL.
 
@@ -30,14 +31,25 @@ ours is selected explicitly and can never be replaced silently:
 
 :func:`celery_broker_config` is the one place a ``CELERY_BROKER_URL`` setting
 becomes Celery's broker settings (the worker, beat and ``kelery-consume`` use it):
-empty, ``kafka://`` and ``kelery+kafka://`` all mean this transport; any other
+empty, ``kafka://``, ``kelery://`` and ``kelery+kafka://`` all mean this transport; any other
 scheme (``confluentkafka://`` included, kombu's own Kafka transport chosen by
 name) is used as given.
 
 Connection string
 =================
-``kelery+kafka://HOST:PORT[,HOST:PORT...]`` (``kafka://`` with ``broker_transport``
-works too). The URL only lists brokers; credentials in the URL are refused.
+``kelery+kafka://HOST:PORT[,HOST:PORT...]``: every broker of the cluster in one
+URL (``kafka://`` with ``broker_transport`` works too). kombu hands this URL to
+the transport whole.
+
+``kelery://HOST[:PORT]``: one broker per URL, which kombu parses itself as it does
+``amqp://``, so ``Connection.hostname``/``port`` are filled in and kombu's
+failover alternates work: ``kelery://a:9092;kelery://b:9092`` connects to the
+first broker that answers (Kafka then learns the whole cluster from it). kombu
+cannot parse a comma list here (``kelery://a:9092,b:9092`` fails in kombu with
+"Port could not be cast"); use ``kelery+kafka://`` for that.
+:func:`celery_broker_config` turns any of these into ``kelery+kafka://``.
+
+The URL only lists brokers; credentials in the URL are refused.
 Security (SASL/SSL), client id, acks and any librdkafka setting come from
 kelery-common's ``KafkaSettings`` (``KAFKA_*`` environment, or the
 ``kafka_settings`` option); every client config is built by
@@ -118,14 +130,17 @@ from kelery.tasks.transport.transport import Transport
 
 TRANSPORT_PATH = "kelery.tasks.transport:Transport"
 SCHEME = "kelery+kafka"
+URL_PARSED_TRANSPORT_PATH = "kelery.tasks.transport.transport:UrlParsedTransport"
 
-TRANSPORT_ALIASES.setdefault("kelery", TRANSPORT_PATH)
+# ``kelery://`` and the ``kelery`` of ``kelery+kafka://`` (see UrlParsedTransport).
+TRANSPORT_ALIASES.setdefault("kelery", URL_PARSED_TRANSPORT_PATH)
 # kombu's failover (``Connection.switch``) resolves an alternate URL's whole scheme.
 TRANSPORT_ALIASES.setdefault(SCHEME, TRANSPORT_PATH)
 
 __all__ = [
     "SCHEME",
     "TRANSPORT_PATH",
+    "URL_PARSED_TRANSPORT_PATH",
     "BrokerUnavailableError",
     "PublishError",
     "Transport",
@@ -173,7 +188,7 @@ def celery_broker_config(url: str | None, kafka: KafkaSettings, **options: Any) 
     """Celery's broker settings for a ``CELERY_BROKER_URL`` value and transport options.
 
     - empty: this transport on ``kafka``'s brokers;
-    - ``kafka://`` or ``kelery+kafka://``: this transport on the URL's brokers (with
+    - ``kafka://``, ``kelery://`` or ``kelery+kafka://``: this transport on the URL's brokers (with
       ``kafka``'s security settings). ``broker_transport`` is always set, because
       kombu 5.7 would otherwise run ``kafka://`` on its own transport, silently;
     - any other scheme: used as given, ``options`` as its transport options.

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kelery.common.errors import SettingsError
 from kelery.common.settings import KafkaSettings, load_settings
 
-SCHEMES = ("kelery+kafka", "kafka")
-"""URL schemes the transport accepts; ``kelery+kafka://`` is the one that selects it."""
+SCHEMES = ("kelery+kafka", "kelery", "kafka")
+"""URL schemes the transport accepts; ``kelery+kafka://`` and ``kelery://`` select it."""
 
 
 class TransportOptions(BaseModel):
@@ -113,11 +113,18 @@ def load_options(raw: dict[str, Any]) -> TransportOptions:
 
 
 def brokers_from_url(url: str) -> list[str]:
-    """The ``host:port`` list of ``kelery+kafka://h1:9092,h2:9092`` (scheme optional).
+    """The ``host:port`` list of ``kelery+kafka://h1:9092,h2:9092`` (any of SCHEMES, or none).
 
     Credentials are refused in the URL: they would be printed wherever Celery shows
-    the broker URL. SASL settings go in ``KAFKA_SASL_*`` (KafkaSettings).
+    the broker URL. SASL settings go in ``KAFKA_SASL_*`` (KafkaSettings). kombu's
+    failover alternates (``kelery://a:9092;kelery://b:9092``) are brokers of one
+    cluster to Kafka, so they all become bootstrap servers.
     """
+    if ";" in url:
+        servers: list[str] = []
+        for alternate in url.split(";"):
+            servers += [s for s in brokers_from_url(alternate.strip()) if s not in servers]
+        return servers
     rest = url
     if "://" in url:
         scheme, rest = url.split("://", 1)

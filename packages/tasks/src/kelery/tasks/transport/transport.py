@@ -23,6 +23,7 @@ from kombu.transport import virtual
 from kombu.transport.virtual.base import BrokerState
 from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 
+from kelery.common.errors import SettingsError
 from kelery.common.kafka_config import client_config
 from kelery.common.topics import TopicSpec, ensure_topics
 from kelery.tasks.transport.broadcast import BroadcastHub
@@ -76,7 +77,12 @@ class Transport(virtual.Transport):
         self.options = load_options(dict(client.transport_options or {}))
         url = str(client.hostname or "")
         if "://" not in url and "," not in url and ":" not in url and client.port:
-            url = f"{url}:{client.port}"  # after kombu's failover switch: host and port apart
+            url = f"{url}:{client.port}"  # kombu parsed the URL: host and port apart
+        if getattr(client, "userid", None) or getattr(client, "password", None):
+            raise SettingsError(
+                "the Kafka broker URL must not carry credentials; set KAFKA_SASL_USERNAME "
+                "and KAFKA_SASL_PASSWORD instead"
+            )
         self.url = url
         self.kafka = kafka_settings_for(self.url, self.options)
         self._wake = threading.Event()
@@ -337,3 +343,27 @@ class Transport(virtual.Transport):
             return set()
         table = list(meta.get("table") or ())
         return set(kind.lookup(table, exchange, routing_key, None))
+
+
+class UrlParsedTransport(Transport):
+    """The same transport for ``kelery://HOST:PORT`` URLs, which kombu parses itself.
+
+    A transport that parses its own URL (``can_parse_url``) gets the URL whole, so
+    ``kelery+kafka://h1,h2`` can list several brokers; but then kombu never fills
+    ``Connection.hostname``/``port``, and its failover (``Connection.switch``)
+    re-parses alternates anyway. This class is what the kombu alias ``kelery``
+    names: for ``kelery://host:port`` kombu parses host and port as it does for
+    ``amqp://``, so ``Connection.port`` and failover between alternates
+    (``kelery://a:9092;kelery://b:9092``) behave as kombu documents. A
+    ``kelery+kafka://`` URL is split by kombu at the ``+`` and never parsed, so
+    it reaches the transport whole whichever class the alias names.
+    """
+
+    can_parse_url = False
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        # kombu consults the class attribute when it parses the URL (above), and the
+        # instance's when it prints the URL: ours (:meth:`as_uri`) never shows a
+        # password and copes with a broker list kombu's URL parser rejects.
+        self.can_parse_url = True
