@@ -109,7 +109,11 @@ def test_a_reserved_header_name_is_refused_on_publish() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
     ),
@@ -128,3 +132,12 @@ def test_any_json_headers_round_trip(headers: dict[str, Any]) -> None:
     assert json.dumps(payload["headers"], sort_keys=True) == json.dumps(headers, sort_keys=True)
     info = payload["properties"]["delivery_info"]
     assert (info["exchange"], info["routing_key"]) == ("ex", "rk")
+
+
+@given(json_values)
+def test_header_values_are_encoded_as_json_dumps_would(value: Any) -> None:
+    # the fast paths (cached strings, short lists, {}) must not change a single byte
+    _, headers = encode_record(
+        {"body": b"", "content-type": "x", "headers": {"h": value}}, exchange="", routing_key="q"
+    )
+    assert dict(headers)["h"] == json.dumps(value, separators=(",", ":")).encode()

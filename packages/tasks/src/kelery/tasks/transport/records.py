@@ -51,6 +51,7 @@ KafkaHeaders = list[tuple[str, bytes]]
 _ALLOWED_NAMES: set[str] = set()
 _STRINGS: dict[str, bytes] = {}
 _MAX_CACHED = 4096
+_SHORT_LIST = 4
 
 
 def _check_header_name(name: str) -> None:
@@ -83,6 +84,10 @@ def _json(value: Any) -> bytes:
         return b"true" if value else b"false"
     if kind is int:
         return str(value).encode()
+    if kind is list and len(value) <= _SHORT_LIST:  # Celery's timelimit: [None, None]
+        return b"[" + b",".join([_json(item) for item in value]) + b"]"
+    if kind is dict and not value:  # Celery's stamps: {}
+        return b"{}"
     return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
