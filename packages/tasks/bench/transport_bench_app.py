@@ -2,7 +2,8 @@
 
 ``KTB_KIND`` picks the broker (``kelery``: our transport; ``kombu``: kombu's
 ``confluentkafka://``; ``redis``; ``memory``), ``KTB_QUEUE`` the queue,
-``KTB_RECORD`` the file where each execution appends its wall-clock time.
+``KTB_RECORD`` the file where each execution appends its wall-clock time, the
+task's number and the executing process's pid.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ def build(env: dict[str, str]) -> Celery:
     )
     record = env.get("KTB_RECORD")
 
-    @app.task(name="bench.noop")
+    @app.task(name="bench.noop", shared=False)  # one app per column in the bench process
     def noop(n: int = 0) -> None:
         if record:
             with Path(record).open("a", encoding="utf-8") as out:
-                out.write(f"{time.time():.6f} {n}\n")
+                out.write(f"{time.time():.6f} {n} {os.getpid()}\n")
 
     return app
 

@@ -141,3 +141,13 @@ def test_header_values_are_encoded_as_json_dumps_would(value: Any) -> None:
         {"body": b"", "content-type": "x", "headers": {"h": value}}, exchange="", routing_key="q"
     )
     assert dict(headers)["h"] == json.dumps(value, separators=(",", ":")).encode()
+
+
+def test_decoded_lists_and_dicts_are_new_objects_each_time() -> None:
+    # short values are cached after decoding; a cached list Celery mutated would leak
+    headers = [(CONTENT_TYPE, b"x"), ("timelimit", b"[null,null]"), ("stamps", b"{}")]
+    first = decode_record(b"", headers, queue="q", delivery_tag=1)
+    first["headers"]["timelimit"].append(1)
+    first["headers"]["stamps"]["x"] = 1
+    second = decode_record(b"", headers, queue="q", delivery_tag=2)
+    assert second["headers"] == {"timelimit": [None, None], "stamps": {}}

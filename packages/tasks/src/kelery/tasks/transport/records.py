@@ -142,23 +142,41 @@ def record_key(message: Mapping[str, Any]) -> bytes | None:
     return str(task_id).encode() if task_id else None
 
 
-_CONSTANTS: dict[bytes, Any] = {b"null": None, b"true": True, b"false": False}
+_MISSING = object()
+_DECODED: dict[bytes, Any] = {b"null": None, b"true": True, b"false": False}
+"""Short header values already decoded (``"py"``, ``0``, a task name): immutable results only."""
+_CACHEABLE_LENGTH = 34  # shorter than a quoted task id, which never repeats
+_IMMUTABLE = frozenset({str, int, float, bool})
+_FRESH: dict[bytes, type[list[Any]] | type[dict[str, Any]]] = {b"[]": list, b"{}": dict}
 
 
 def _decode_value(raw: bytes | None) -> Any:
     """A header value: JSON, with fast paths for the plain strings and numbers Celery sends."""
     if raw is None:
         return None
+    cached = _DECODED.get(raw, _MISSING)
+    if cached is not _MISSING:
+        return cached
+    if raw == b"[null,null]":  # Celery's timelimit; a new list each time (callers may mutate)
+        return [None, None]
+    fresh = _FRESH.get(raw)
+    if fresh is not None:
+        return fresh()
     if len(raw) >= 2 and raw[0] == 0x22 and raw[-1] == 0x22 and b"\\" not in raw:
-        return raw[1:-1].decode("utf-8", errors="replace")
-    if raw in _CONSTANTS:
-        return _CONSTANTS[raw]
-    if raw.isdigit():
-        return int(raw)
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", errors="replace")
+        value: Any = raw[1:-1].decode("utf-8", errors="replace")
+    elif raw.isdigit():
+        value = int(raw)
+    else:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw.decode("utf-8", errors="replace")
+    if len(raw) <= _CACHEABLE_LENGTH and type(value) in _IMMUTABLE:
+        if len(_DECODED) >= _MAX_CACHED:
+            _DECODED.clear()
+            _DECODED.update({b"null": None, b"true": True, b"false": False})
+        _DECODED[raw] = value
+    return value
 
 
 def decode_record(
