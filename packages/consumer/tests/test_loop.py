@@ -255,3 +255,13 @@ def test_lag_uses_cached_watermarks_and_never_blocks_on_the_broker() -> None:
     assert loop.lag() == 2 * (12 - 5)
     assert consumer.watermark_kwargs
     assert all(kwargs.get("cached") is True for kwargs in consumer.watermark_kwargs)
+
+
+def test_a_partition_leaving_while_paused_is_resumed_as_it_goes() -> None:
+    # librdkafka keeps a pause across rebalances: handed back later, it would stay stuck
+    consumer = FakeConsumer([], partitions=(0, 1, 2))
+    loop = make_loop(consumer, FakeDispatcher())
+    consumer.pause([TopicPartition(TOPIC, p) for p in (0, 1, 2)])
+    loop._on_revoke(consumer, [TopicPartition(TOPIC, 0)])  # type: ignore[arg-type]
+    loop._on_lost(consumer, [TopicPartition(TOPIC, 1)])  # type: ignore[arg-type]
+    assert consumer.paused == {(TOPIC, 2)}

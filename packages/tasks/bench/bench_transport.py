@@ -15,8 +15,9 @@ on the same broker, it measures:
   this process, since no other process can share an in-memory broker: Celery's
   cost per task with a transport that costs nothing, the floor under every column;
 - latency: publish -> execute of one task at a time on the idle worker;
-- two workers (the Kafka columns): two solo workers started together on 5,000
-  queued tasks; how many each ran, and first to last execution. kombu's
+- two workers (the Kafka columns): two solo workers on 5,000 queued tasks, held
+  at a gate until both have a task (or the second has waited in vain), then
+  released together; how many each ran, and first to last execution. kombu's
   transport has one partition per queue, so its second worker gets nothing.
 
 Redis is Debian's ``redis-server`` started here on a free loopback port; when it
@@ -58,6 +59,8 @@ LABELS = {
 }
 TASKS = 5000
 ROUNDS = 5
+WARM_UP_ROUNDS = 2
+GATE_S = 15.0
 WAIT_S = 900.0
 
 
@@ -279,12 +282,13 @@ class Side:
             self.noop.apply_async((-1,), queue=self.queue + "-extra")
         self.settle()
 
-    def publish_round(self, queue: str) -> None:
+    def publish_round(self, queue: str) -> float:
+        """Publish TASKS tasks to ``queue``; the rate in tasks/s, confirmations included."""
         start = time.perf_counter()
         for n in range(TASKS):
             self.noop.apply_async((n,), queue=queue)
         self.settle()
-        self.column.publish_rates.append(TASKS / (time.perf_counter() - start))
+        return TASKS / (time.perf_counter() - start)
 
     def execute(self, samples: int) -> None:
         """One worker runs the queued tasks; then single-task latency on the idle worker."""
@@ -317,19 +321,33 @@ class Side:
         self.column.consume_seconds = self.executions.span(is_bench_task)
 
     def two_workers(self) -> None:
-        """Two workers started together on a fresh queue of TASKS tasks."""
+        """Two workers on a fresh queue of TASKS tasks, released together once both hold one.
+
+        Each worker's first task waits at a gate (a file) and marks its worker ready,
+        so the clock starts only when the group has settled: both workers hold
+        partitions, or the second got none in GATE_S (kombu's one partition).
+        """
         queue = self.queue + "-two"
         record = self.workdir / f"{self.kind}-two-workers.txt"
+        gate = self.workdir / f"{self.kind}-gate"
         for n in range(TASKS):
             self.noop.apply_async((n,), queue=queue)
         self.settle()
-        env = {**self.env, "KTB_QUEUE": queue, "KTB_RECORD": str(record)}
+        env = {**self.env, "KTB_QUEUE": queue, "KTB_RECORD": str(record), "KTB_GATE": str(gate)}
         executions = Executions(record)
         workers = [Worker(env, self.workdir / f"{self.kind}-two-{i}.log") for i in range(2)]
+
+        def ready() -> int:
+            return len(list(self.workdir.glob(f"{gate.name}.ready.*")))
+
         try:
+            wait_for(lambda: ready() >= 1, "a worker to take a task")
+            deadline = time.monotonic() + GATE_S
+            while ready() < len(workers) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            gate.touch()
             wait_for(lambda: executions.count(is_bench_task) >= TASKS, "the tasks (two workers)")
-            # a straggler's duplicate may still be on its way: let it land
-            time.sleep(1.0)
+            time.sleep(1.0)  # a duplicate after a rebalance may still be on its way
             executions.refresh()
         finally:
             for worker in workers:
@@ -363,7 +381,8 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         "## Celery on Kafka: Kelery's transport vs kombu's, Redis, in-memory",
         "",
         f"One run, one broker. Publish: `apply_async()` of {TASKS:,} tasks until the broker "
-        f"confirmed all of them; {ROUNDS} rounds, the columns taking turns within each round "
+        f"confirmed all of them; {WARM_UP_ROUNDS} untimed rounds (the broker's JVM warms up), "
+        f"then {ROUNDS} timed rounds, the columns taking turns within each round "
         "(table: median). Execute: one `celery worker --pool=solo` running those "
         f"{TASKS:,} no-op tasks (first to last execution); for in-memory, Celery's own test "
         "worker (same `WorkController`, solo pool) in the benchmark process, which is "
@@ -412,8 +431,9 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
     if any(c.two_workers_counts for c in two):
         lines += [
             "",
-            f"Two solo workers started together on {TASKS:,} queued tasks (first to last "
-            "execution; a task run twice after a rebalance is a duplicate):",
+            f"Two solo workers on {TASKS:,} queued tasks, released together once both hold a "
+            f"task or the second has had none for {GATE_S:.0f} s (first to last execution; a "
+            "task run twice after a rebalance is a duplicate):",
             "",
             "| broker | worker 1 ran | worker 2 ran | duplicates | seconds | tasks/s |",
             "|---|---:|---:|---:|---:|---:|",
@@ -490,13 +510,19 @@ def main() -> int:
                     columns[kind] = str(exc)
             for side in sides.values():
                 side.warm_up()
-            say(f"publishing {TASKS} tasks per side, {ROUNDS} rounds, sides taking turns")
-            for round_ in range(ROUNDS):
+            say(
+                f"publishing {TASKS} tasks per side, {WARM_UP_ROUNDS} untimed and {ROUNDS} "
+                "timed rounds, sides taking turns"
+            )
+            for round_ in range(-WARM_UP_ROUNDS, ROUNDS):
                 order = list(sides.values())
                 order = order[round_ % len(order) :] + order[: round_ % len(order)]
                 for side in order:
-                    # round 1 fills the worker's queue; later rounds go to a queue nobody reads
-                    side.publish_round(side.queue if round_ == 0 else side.queue + "-extra")
+                    # round 1 fills the worker's queue; the others go to a queue nobody reads
+                    queue = side.queue if round_ == 0 else side.queue + "-extra"
+                    rate = side.publish_round(queue)
+                    if round_ >= 0:
+                        side.column.publish_rates.append(rate)
             for kind, side in sides.items():
                 samples = max(5, args.samples // 3) if kind == "kombu" else args.samples
                 say(f"[{kind}] one solo worker executes the queued tasks")

@@ -3,7 +3,8 @@
 ``KTB_KIND`` picks the broker (``kelery``: our transport; ``kombu``: kombu's
 ``confluentkafka://``; ``redis``; ``memory``), ``KTB_QUEUE`` the queue,
 ``KTB_RECORD`` the file where each execution appends its wall-clock time, the
-task's number and the executing process's pid.
+task's number and the executing process's pid. With ``KTB_GATE`` set, a worker's
+first task marks the worker ready and waits until that file exists.
 """
 
 from __future__ import annotations
@@ -49,9 +50,17 @@ def build(env: dict[str, str]) -> Celery:
         worker_hijack_root_logger=False,
     )
     record = env.get("KTB_RECORD")
+    gate = Path(env["KTB_GATE"]) if env.get("KTB_GATE") else None
+    opened: list[bool] = []
 
     @app.task(name="bench.noop", shared=False)  # one app per column in the bench process
     def noop(n: int = 0) -> None:
+        if gate is not None and not opened:
+            # hold the first task until the benchmark opens the gate (every worker joined)
+            gate.with_name(f"{gate.name}.ready.{os.getpid()}").touch()
+            while not gate.exists():
+                time.sleep(0.005)
+            opened.append(True)
         if record:
             with Path(record).open("a", encoding="utf-8") as out:
                 out.write(f"{time.time():.6f} {n} {os.getpid()}\n")

@@ -271,6 +271,18 @@ class ConsumeLoop:
         if mine:
             self._consumer.resume([TopicPartition(t, p) for t, p in sorted(mine)])
 
+    def _unpause_leaving(self, partitions: list[TopicPartition]) -> None:
+        """Resume partitions as they leave: librdkafka would keep them paused for good.
+
+        A pause outlives a rebalance in librdkafka, so a partition revoked during a
+        publish retry and handed back later would never be fetched again. Inside the
+        revoke callback they are still assigned, so this is the last chance.
+        """
+        try:
+            self._consumer.resume(partitions)
+        except KafkaException as exc:
+            log.warning("could not resume revoked partitions: %s", exc)
+
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
             topic, partition = message.topic(), message.partition()
@@ -336,6 +348,7 @@ class ConsumeLoop:
         if left:
             log.warning("%d deliveries unconfirmed at revoke; their records will be re-read", left)
         self._commit(only=keys)
+        self._unpause_leaving(partitions)
         dropped = self._tracker.forget(keys)
         log.info("revoked %s (%d unfinished records left to the next owner)", _names(keys), dropped)
         self._state.assigned -= keys
@@ -344,6 +357,7 @@ class ConsumeLoop:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = {(tp.topic, tp.partition) for tp in partitions}
         self._state.stale |= keys
+        self._unpause_leaving(partitions)
         dropped = self._tracker.forget(keys)
         log.warning("lost %s without commit (%d unfinished records)", _names(keys), dropped)
         self._state.assigned -= keys

@@ -13,7 +13,9 @@ partitions over the workers. It runs in its own thread so that
 
 Records are buffered ahead of Celery up to ``max_buffered``; above that the
 thread stops fetching, and if Celery stays stalled it pauses its partitions
-and keeps polling (so the group still sees it alive). Offsets are committed per
+and keeps polling (so the group still sees it alive). librdkafka keeps a pause
+across a rebalance, so after every assignment all partitions are resumed and
+flow control starts afresh. Offsets are committed per
 partition from the :class:`AckTracker`: only below the lowest record not yet
 acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
 are checked in the consumer's ``on_commit`` callback: a partition Kafka refused
@@ -84,6 +86,7 @@ class GroupReader:
         self._subscribed: tuple[str, ...] | None = None
         self._stop = threading.Event()
         self._paused = False
+        self._assignment_changed = False
         self._full_since: float | None = None
         self._last_commit = 0.0
         self._error: BaseException | None = None
@@ -193,6 +196,16 @@ class GroupReader:
         the consumer in its group and serves rebalances) can go on without
         fetching more.
         """
+        if self._assignment_changed:
+            # librdkafka keeps a partition paused across a rebalance that hands it back
+            # (and cooperative rebalances keep the ones not moved), so after any change
+            # every partition is resumed and flow control starts afresh.
+            self._assignment_changed = False
+            assignment = self._consumer.assignment()
+            if assignment:
+                self._consumer.resume(assignment)
+            self._paused = False
+            self._full_since = None
         if len(self._buffer) < self._max_buffered:
             if self._paused:
                 self._consumer.resume(self._consumer.assignment())
@@ -302,7 +315,7 @@ class GroupReader:
     # -- rebalance callbacks (run inside poll, on this thread) ------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.tracker.assign((tp.topic, tp.partition) for tp in partitions)
-        self._paused = False
+        self._assignment_changed = True  # applied after this callback: resumed next turn
         log.info("assigned %d partition(s)", len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

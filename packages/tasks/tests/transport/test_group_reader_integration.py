@@ -1,0 +1,98 @@
+"""The consumer thread on the real broker: flow control across a rebalance."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from confluent_kafka import Producer
+
+from kelery.common.kafka_config import client_config
+from kelery.common.settings import KafkaSettings
+from kelery.tasks.transport.group_reader import PAUSE_AFTER_S, GroupReader
+
+pytestmark = pytest.mark.integration
+
+RECORDS = 200
+WAIT_S = 60.0  # a safety net against hanging, not a speed claim
+
+
+def _wait(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def readers(kafka: str) -> Iterator[Callable[[str], GroupReader]]:
+    group = f"reader-it-{uuid.uuid4().hex[:8]}"
+    started: list[GroupReader] = []
+
+    def start(topic: str) -> GroupReader:
+        config = client_config(
+            KafkaSettings(bootstrap_servers=kafka), "consumer", **{"group.id": group}
+        )
+        reader = GroupReader(
+            config,
+            wake=threading.Event(),
+            poll_timeout=0.05,
+            commit_interval=0.1,
+            max_buffered=5,
+        )
+        reader.set_topics([topic])
+        started.append(reader)
+        return reader
+
+    yield start
+    for reader in started:
+        reader.close(10)
+
+
+def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
+    kafka: str, topic_factory: Callable[..., str], readers: Callable[[str], GroupReader]
+) -> None:
+    # librdkafka keeps a partition paused across a rebalance that gives it back;
+    # a reader that forgot this stopped for good on those partitions.
+    topic = topic_factory(partitions=4)
+    producer = Producer(client_config(KafkaSettings(bootstrap_servers=kafka), "producer"))
+    for n in range(RECORDS):
+        producer.produce(topic, value=str(n).encode(), partition=n % 4)
+    assert producer.flush(30) == 0
+
+    first = readers(topic)
+    # a worker stuck in a long task: the buffer fills, then the partitions are paused
+    _wait(lambda: first._paused, "the stalled reader to pause its partitions")
+    second = readers(topic)
+    seen: set[tuple[int, int]] = set()
+
+    def drain(reader: GroupReader) -> int:
+        count = 0
+        while (item := reader.pop()) is not None:
+            record, position = item
+            seen.add((record.partition() or 0, record.offset() or 0))
+            reader.ack(position)
+            count += 1
+        return count
+
+    taken = {"first": 0, "second": 0}
+
+    def second_has_some() -> bool:
+        taken["second"] += drain(second)
+        return taken["second"] > 0
+
+    _wait(second_has_some, "the second reader's share")
+    time.sleep(PAUSE_AFTER_S)  # the rebalance is over: the first reader holds its new share
+
+    def everything() -> bool:
+        taken["first"] += drain(first)
+        taken["second"] += drain(second)
+        return len(seen) == RECORDS
+
+    _wait(everything, f"all {RECORDS} records (seen {len(seen)}, taken {taken})")
+    assert taken["first"] > 0
+    assert taken["second"] > 0
