@@ -61,6 +61,8 @@ TASKS = 5000
 ROUNDS = 5
 WARM_UP_ROUNDS = 2
 GATE_S = 15.0
+EXTRA_BASE = 1_000_000
+EXECUTE_TARGET = 4.0  # the issue's: our execute rate over kombu's
 WAIT_S = 900.0
 
 
@@ -282,10 +284,10 @@ class Side:
             self.noop.apply_async((-1,), queue=self.queue + "-extra")
         self.settle()
 
-    def publish_round(self, queue: str) -> float:
-        """Publish TASKS tasks to ``queue``; the rate in tasks/s, confirmations included."""
+    def publish_round(self, queue: str, first: int) -> float:
+        """Publish tasks ``first``.. (TASKS of them) to ``queue``; tasks/s, confirmed."""
         start = time.perf_counter()
-        for n in range(TASKS):
+        for n in range(first, first + TASKS):
             self.noop.apply_async((n,), queue=queue)
         self.settle()
         return TASKS / (time.perf_counter() - start)
@@ -372,6 +374,11 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def rate_of(col: Column | str, attr: str) -> float | None:
+    """A measured figure of a column, or None for a column not measured."""
+    return None if isinstance(col, str) else getattr(col, attr)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
@@ -445,6 +452,13 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
                     f"| {LABELS[col.kind]} | {a:,} | {b:,} | {col.two_workers_duplicates:,} "
                     f"| {fmt(col.two_workers_seconds, 2)} | {fmt(col.two_workers_rate)} |"
                 )
+        both = _ratio(rate_of(ours, "two_workers_rate"), rate_of(kombu, "two_workers_rate"))
+        if both is not None:
+            lines += [
+                "",
+                f"With two workers, ours executes at {both:.1f}x kombu's two-worker rate "
+                "(for information; the target below is the one-worker figure).",
+            ]
 
     lines += ["", "| target | measured | result |", "|---|---:|---|"]
 
@@ -455,9 +469,6 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         shown = f"{ratio * 100:.0f}%" if unit == "%" else f"{ratio:.1f}x"
         lines.append(f"| {name} | {shown} | {'pass' if ratio >= goal else 'FAIL'} |")
 
-    def rate(col: Column | str, attr: str) -> float | None:
-        return None if isinstance(col, str) else getattr(col, attr)
-
     target(
         "our publish ≥ 85% of in-memory (median of per-round ratios)",
         statistics.median(round_ratios) if round_ratios else None,
@@ -466,26 +477,30 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
     )
     target(
         "our publish ≥ 2x kombu's",
-        _ratio(rate(ours, "publish_rate"), rate(kombu, "publish_rate")),
+        _ratio(rate_of(ours, "publish_rate"), rate_of(kombu, "publish_rate")),
         2.0,
     )
     target(
         "our execute ≥ 4x kombu's",
-        _ratio(rate(ours, "consume_rate"), rate(kombu, "consume_rate")),
-        4.0,
+        _ratio(rate_of(ours, "consume_rate"), rate_of(kombu, "consume_rate")),
+        EXECUTE_TARGET,
     )
     if isinstance(ours, Column) and ours.latencies_ms:
         p99 = pct(ours.latencies_ms, 0.99)
         verdict = "pass" if p99 < 100 else "FAIL"
         lines.append(f"| our publish→execute p99 < 100 ms | {p99:.1f} ms | {verdict} |")
-    floor = _ratio(rate(memory, "consume_rate"), rate(kombu, "consume_rate"))
+    floor = _ratio(rate_of(memory, "consume_rate"), rate_of(kombu, "consume_rate"))
     if floor is not None:
+        verdict = (
+            "no transport under one solo worker can execute faster than that floor, so the "
+            "4x target cannot be met by a transport alone on this benchmark"
+            if floor < EXECUTE_TARGET
+            else "the floor leaves room for the 4x target"
+        )
         lines += [
             "",
             f"Celery's own floor (the in-memory worker) executes at {floor:.1f}x kombu's "
-            "rate in this run: no transport under one solo worker can execute faster than "
-            "that floor, so the 4x target cannot be met by a transport alone on this "
-            "benchmark.",
+            f"rate in this run: {verdict}.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -518,9 +533,12 @@ def main() -> int:
                 order = list(sides.values())
                 order = order[round_ % len(order) :] + order[: round_ % len(order)]
                 for side in order:
-                    # round 1 fills the worker's queue; the others go to a queue nobody reads
-                    queue = side.queue if round_ == 0 else side.queue + "-extra"
-                    rate = side.publish_round(queue)
+                    # timed round 1 fills the worker's queue; the others go to a queue
+                    # nobody reads, numbered apart so they are never taken for queued ones
+                    if round_ == 0:
+                        rate = side.publish_round(side.queue, 0)
+                    else:
+                        rate = side.publish_round(side.queue + "-extra", EXTRA_BASE)
                     if round_ >= 0:
                         side.column.publish_rates.append(rate)
             for kind, side in sides.items():
