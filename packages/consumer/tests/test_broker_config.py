@@ -71,7 +71,7 @@ def test_without_kelery_tasks_the_error_names_the_setting_and_the_extra(
     assert "kelery-consumer[kafka-broker]" in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["kafka://k3:9092", "kelery+kafka://k3:9092"])
+@pytest.mark.parametrize("url", ["kafka://k3:9092", "kelery+kafka://k3:9092", "kelery://k3:9092"])
 def test_kafka_urls_select_kelerys_transport_on_the_urls_brokers(url: str) -> None:
     # kombu 5.7 maps kafka:// to its own transport: broker_transport must say ours.
     config = celery_broker_config(url, {}, KAFKA)
@@ -94,7 +94,9 @@ def test_other_schemes_are_used_as_given(url: str) -> None:
     }
 
 
-@pytest.mark.parametrize("url", [None, "kafka://k1:9092", "kelery+kafka://k1:9092"])
+@pytest.mark.parametrize(
+    "url", [None, "kafka://k1:9092", "kelery+kafka://k1:9092", "kelery://k1:9092"]
+)
 def test_kafka_urls_without_kelery_tasks_name_the_setting_and_the_extra(
     monkeypatch: pytest.MonkeyPatch, url: str | None
 ) -> None:
@@ -108,3 +110,11 @@ def test_kafka_urls_without_kelery_tasks_name_the_setting_and_the_extra(
 def test_other_brokers_do_not_need_kelery_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "kelery.tasks.transport", None)
     assert celery_broker_config("amqp://h//", {}, KAFKA)["broker_url"] == "amqp://h//"
+
+
+def test_the_schemes_that_need_kelery_tasks_are_the_transports_own() -> None:
+    # kept apart so the consumer can say which extra is missing; they must not drift
+    from kelery.consumer import dispatch
+    from kelery.tasks.transport.options import SCHEMES
+
+    assert set(SCHEMES) == dispatch._KAFKA_TRANSPORT_SCHEMES

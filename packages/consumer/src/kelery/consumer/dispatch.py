@@ -37,7 +37,7 @@ Done = Callable[[], None]
 
 DLQ_STAGE = "consumer"
 _CONFIRMING_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
-_KAFKA_TRANSPORT_SCHEMES = frozenset({"kafka", "kelery+kafka"})
+_KAFKA_TRANSPORT_SCHEMES = frozenset({"kafka", "kelery", "kelery+kafka"})  # kelery-tasks' SCHEMES
 
 
 class PublishError(KeleryError):
