@@ -1,79 +1,8 @@
-"""The commit point under out-of-order acks: never past an unfinished record."""
+"""The transport's acks: ownership and generations over kelery-common's offset ledgers."""
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from kelery.tasks.transport.acks import AckLedger, AckTracker
-
-
-@st.composite
-def deliveries_and_acks(draw: st.DrawFn) -> tuple[list[int], list[int]]:
-    """Increasing offsets (with gaps, as after compaction) and acks of some, in any order."""
-    gaps = draw(st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=60))
-    start = draw(st.integers(min_value=0, max_value=1000))
-    offsets = []
-    current = start
-    for gap in gaps:
-        offsets.append(current)
-        current += gap
-    acked = draw(st.permutations(offsets))
-    keep = draw(st.integers(min_value=0, max_value=len(acked)))
-    return offsets, list(acked[:keep])
-
-
-@given(deliveries_and_acks())
-def test_committable_never_passes_an_unacked_record(case: tuple[list[int], list[int]]) -> None:
-    offsets, acks = case
-    ledger = AckLedger()
-    for offset in offsets:
-        ledger.delivered(offset)
-    done: set[int] = set()
-    previous = ledger.committable()
-    for offset in acks:
-        ledger.acked(offset)
-        done.add(offset)
-        committable = ledger.committable()
-        assert committable is not None
-        unfinished = [o for o in offsets if o not in done]
-        if unfinished:
-            assert committable == min(unfinished)
-        else:
-            assert committable == offsets[-1] + 1
-        assert previous is not None
-        assert committable >= previous
-        previous = committable
-    assert ledger.unacked == len(offsets) - len(done)
-
-
-def test_all_acked_commits_past_the_last_record() -> None:
-    ledger = AckLedger()
-    for offset in (5, 6, 9):
-        ledger.delivered(offset)
-    for offset in (9, 5, 6):
-        ledger.acked(offset)
-    assert ledger.committable() == 10
-
-
-def test_duplicate_and_unknown_acks_change_nothing() -> None:
-    ledger = AckLedger()
-    for offset in (0, 1, 2):
-        ledger.delivered(offset)
-    ledger.acked(1)
-    ledger.acked(1)
-    ledger.acked(7)
-    assert ledger.committable() == 0
-    ledger.acked(0)
-    assert ledger.committable() == 2
-
-
-def test_offsets_must_arrive_in_order() -> None:
-    ledger = AckLedger()
-    ledger.delivered(4)
-    with pytest.raises(ValueError, match="delivered after"):
-        ledger.delivered(3)
+from kelery.tasks.transport.acks import AckTracker
 
 
 def test_advanced_reports_each_commit_point_once() -> None:

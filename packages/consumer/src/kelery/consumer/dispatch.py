@@ -33,7 +33,7 @@ from kelery.consumer.metrics import ConsumerStats
 
 log = logging.getLogger(__name__)
 
-Done = Callable[[], None]
+Done = Callable[[], object]  # its result, if any, is ignored
 
 DLQ_STAGE = "consumer"
 _CONFIRMING_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})

@@ -26,10 +26,10 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kelery.common.errors import KeleryError
+from kelery.common.offsets import OffsetTracker, PartitionKey
 from kelery.consumer.decide import Decider, Decision
 from kelery.consumer.dispatch import Dispatcher, Done, PublishError
 from kelery.consumer.metrics import ConsumerStats, SummaryReporter
-from kelery.consumer.offsets import OffsetTracker, PartitionKey
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ class ConsumeLoop:
             log.warning("%d deliveries unconfirmed at revoke; their records will be re-read", left)
         self._commit(only=keys)
         self._unpause_leaving(partitions)
-        dropped = self._tracker.forget(keys)
+        _, dropped = self._tracker.forget(keys)
         log.info("revoked %s (%d unfinished records left to the next owner)", _names(keys), dropped)
         self._state.assigned -= keys
         self._state.at_end -= keys
@@ -358,7 +358,7 @@ class ConsumeLoop:
         keys = {(tp.topic, tp.partition) for tp in partitions}
         self._state.stale |= keys
         self._unpause_leaving(partitions)
-        dropped = self._tracker.forget(keys)
+        _, dropped = self._tracker.forget(keys)
         log.warning("lost %s without commit (%d unfinished records)", _names(keys), dropped)
         self._state.assigned -= keys
         self._state.at_end -= keys
