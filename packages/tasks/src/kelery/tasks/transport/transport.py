@@ -363,7 +363,7 @@ class UrlParsedTransport(Transport):
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
-        # kombu consults the class attribute when it parses the URL (above), and the
-        # instance's when it prints the URL: ours (:meth:`as_uri`) never shows a
-        # password and copes with a broker list kombu's URL parser rejects.
+        # kombu reads the class attribute in Connection.__init__ (to parse the URL or
+        # not) and the instance's in Connection.as_uri (to ask us or not): ours never
+        # shows a password and copes with a broker list kombu's URL parser rejects.
         self.can_parse_url = True
