@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from kelery.common.contracts import REPLY_TO_KWARG, ReplyTo
+from kelery.common.dlq import dlq_topic_for, header_value
 from kelery.common.schemas import SpeakMessage, decode_speak_message
 from kelery.devkit.topics import unique_topic_name
 from kelery.tasks.context import KeleryApp
@@ -166,6 +167,30 @@ class TasksStack:
                 return message
         logs = "\n".join(f"--- {p.name}\n{p.log()[-3000:]}" for p in self.processes)
         raise AssertionError(f"no answer {what} on {self.settings.speak_topic}\n{logs}")
+
+    def wait_dead_letter(self, task_id: str) -> Message:
+        """The record of task ``task_id`` on the queue's DLQ topic (read from its start)."""
+        dlq = dlq_topic_for(self.queue_topic)
+        reader = Consumer({"bootstrap.servers": self.kafka, "group.id": unique_topic_name("dlq")})
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                if dlq not in reader.list_topics(timeout=10).topics:
+                    time.sleep(0.5)
+                    continue
+                if not reader.assignment():
+                    reader.assign([TopicPartition(dlq, 0, OFFSET_BEGINNING)])
+                record = reader.poll(0.5)
+                if (
+                    record is not None
+                    and record.error() is None
+                    and header_value(record.headers(), "id") == f'"{task_id}"'
+                ):
+                    return record
+        finally:
+            reader.close()
+        logs = "\n".join(f"--- {p.name}\n{p.log()[-3000:]}" for p in self.processes)
+        raise AssertionError(f"task {task_id} never reached {dlq}\n{logs}")
 
     def answer_to(self, task_id: str) -> SpeakMessage:
         return self.wait_speak(lambda m: m.task_id == task_id, f"for task {task_id}")

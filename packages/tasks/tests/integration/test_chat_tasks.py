@@ -95,35 +95,10 @@ def test_beat_tasks_answer_to_the_announcement_channel(stack) -> None:
 
 
 def test_a_message_that_cannot_be_counted_is_dead_lettered(stack) -> None:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    from kelery.common.dlq import ERROR_HEADER, dlq_topic_for, header_value
-    from kelery.devkit.topics import unique_topic_name
+    from kelery.common.dlq import ERROR_HEADER, header_value
 
     task_id = str(
         stack.app.send_task(RECORD_MESSAGE_TASK, kwargs={"message": {"channel_id": "3"}}).id
     )
-    dlq = dlq_topic_for(stack.queue_topic)
-    reader = Consumer(
-        {"bootstrap.servers": stack.kafka, "group.id": unique_topic_name("dlq-reader")}
-    )
-    try:
-        found = None
-        for _ in range(180):  # up to ~90 s: a safety net, not a speed claim
-            if dlq not in reader.list_topics(timeout=10).topics:
-                reader.poll(0.5)
-                continue
-            if not reader.assignment():
-                reader.assign([TopicPartition(dlq, 0, OFFSET_BEGINNING)])
-            record = reader.poll(0.5)
-            if (
-                record is not None
-                and record.error() is None
-                and header_value(record.headers(), "id") == f'"{task_id}"'
-            ):
-                found = record
-                break
-        assert found is not None, f"task {task_id} never reached {dlq}"
-        assert "rejected" in (header_value(found.headers(), ERROR_HEADER) or "")
-    finally:
-        reader.close()
+    found = stack.wait_dead_letter(task_id)
+    assert "rejected" in (header_value(found.headers(), ERROR_HEADER) or "")
