@@ -61,16 +61,6 @@ def test_unknown_kafka_transport_option_fails_at_start() -> None:
         celery_broker_config(None, {"colour": "red"}, KAFKA)
 
 
-def test_without_kelery_tasks_the_error_names_the_setting_and_the_extra(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "kelery.tasks.transport", None)  # import now fails
-    with pytest.raises(SettingsError) as info:
-        celery_broker_config(None, {}, KAFKA)
-    assert "CELERY_BROKER_URL" in str(info.value)
-    assert "kelery-consumer[kafka-broker]" in str(info.value)
-
-
 @pytest.mark.parametrize("url", ["kafka://k3:9092", "kelery+kafka://k3:9092", "kelery://k3:9092"])
 def test_kafka_urls_select_kelerys_transport_on_the_urls_brokers(url: str) -> None:
     # kombu 5.7 maps kafka:// to its own transport: broker_transport must say ours.

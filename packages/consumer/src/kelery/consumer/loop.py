@@ -192,21 +192,25 @@ class ConsumeLoop:
     def _dispatch_with_retry(
         self, decision: Decision, message: Message, done: Done, stop: StopFlag
     ) -> bool:
-        """Dispatch; retry a failed publish with backoff, staying in the group meanwhile."""
-        try:
-            self._dispatcher.dispatch(decision, message, done)
-        except PublishError as exc:
-            first_error = exc
-        else:
-            return True
+        """Dispatch; retry a failed publish with backoff, staying in the group meanwhile.
+
+        The first failure pauses the assigned partitions; they are resumed however
+        the retries end (sent, stop requested, or the record's partition revoked).
+        """
         key = (message.topic() or "", message.partition() or 0)
-        paused = self._pause(self._state.assigned)
+        paused: set[PartitionKey] = set()
+        delay = _RETRY_FIRST_S
         try:
-            error: PublishError = first_error
-            delay = _RETRY_FIRST_S
             while True:
-                self.stats.publish_retries += 1
-                log.warning("%s; retrying in %.1f s", error, delay)
+                try:
+                    self._dispatcher.dispatch(decision, message, done)
+                except PublishError as error:
+                    if not paused:
+                        paused = self._pause(self._state.assigned)
+                    self.stats.publish_retries += 1
+                    log.warning("%s; retrying in %.1f s", error, delay)
+                else:
+                    return True
                 if self._wait_in_group(delay, stop, paused):
                     log.warning("stop requested while retrying; the record stays uncommitted")
                     return False
@@ -214,12 +218,6 @@ class ConsumeLoop:
                     log.warning("%s[%d] was revoked while retrying; left to its next owner", *key)
                     return True
                 delay = min(delay * 2, _RETRY_MAX_S)
-                try:
-                    self._dispatcher.dispatch(decision, message, done)
-                except PublishError as exc:
-                    error = exc
-                else:
-                    return True
         finally:
             self._resume(paused)
 
