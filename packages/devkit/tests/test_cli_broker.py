@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,15 @@ def test_detached_up_status_down(tmp_path: Path) -> None:
     assert _run(tmp_path, "status").returncode == 1
 
 
-def test_foreground_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _foreground_up(state_dir: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``kelery-dev kafka up`` in the foreground, once it says the broker is ready.
+
+    Yields the process and the lines it printed up to "Press Ctrl-C"; kills it on
+    the way out if the test left it running.
+    """
     process = subprocess.Popen(
-        [*_cli(), "kafka", "--state-dir", str(tmp_path), "up", "--port", "0"],
+        [*_cli(), "kafka", "--state-dir", str(state_dir), "up", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -77,6 +85,15 @@ def test_foreground_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             lines.append(line)
             if line.startswith("Press Ctrl-C"):
                 break
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_foreground_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    with _foreground_up(tmp_path) as (process, lines):
         assert any("export KAFKA_BOOTSTRAP_SERVERS=" in line for line in lines), lines
         status = json.loads(_run(tmp_path, "status", "--json").stdout)
         pid = status["state"]["pid"]
@@ -86,31 +103,12 @@ def test_foreground_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert process.returncode == 0, err
         assert not pid_is_broker(pid)
         assert _run(tmp_path, "status").returncode == 1
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
 
 def test_foreground_up_fails_when_the_broker_dies(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [*_cli(), "kafka", "--state-dir", str(tmp_path), "up", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("Press Ctrl-C"):
-                break
+    with _foreground_up(tmp_path) as (process, _lines):
         pid = json.loads(_run(tmp_path, "status", "--json").stdout)["state"]["pid"]
         os.kill(pid, signal.SIGKILL)  # the broker crashes; nobody asked it to stop
         _out, err = process.communicate(timeout=PATIENCE_S)
         assert process.returncode == 1, err
         assert "exited unexpectedly" in err
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
