@@ -19,24 +19,47 @@ pytestmark = pytest.mark.integration
 CliFactory = Callable[..., ConsumerCli]
 
 
-def test_nothing_is_committed_while_the_celery_broker_refuses_tasks(
-    kafka: str, unique_topic: str, fs_broker: FilesystemBroker, cli_factory: CliFactory
-) -> None:
-    produce(kafka, unique_topic, [ChatMessage(content="!ping", uuid="p1").to_json_bytes()])
+UNREACHABLE_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:9//"
+
+
+def _retrying_while_the_broker_is_away(
+    kafka: str,
+    topic: str,
+    fs_broker: FilesystemBroker,
+    cli_factory: CliFactory,
+    until: str,
+    **env: str,
+) -> str:
+    """Run kelery-consume on one ``!ping`` with a Celery broker nobody answers at.
+
+    Waits for ``until`` in its output (a retry message), stops it with SIGTERM,
+    checks it exits 0, and returns its output.
+    """
+    produce(kafka, topic, [ChatMessage(content="!ping", uuid="p1").to_json_bytes()])
     down = cli_factory(
         **consumer_env(
             kafka,
-            unique_topic,
+            topic,
             fs_broker,
-            CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:9//",
+            CELERY_BROKER_URL=UNREACHABLE_CELERY_BROKER,
             CELERY_BROKER_TRANSPORT_OPTIONS="{}",
+            **env,
         )
     )
     running = down.start()
-    wait_for(lambda: "retrying in" in running.output(), "a failed publish to be retried")
+    wait_for(lambda: until in running.output(), f"{until!r} in the output")
     running.process.send_signal(signal.SIGTERM)
     assert running.process.wait(timeout=60) == 0, running.output()
-    assert "could not publish task kelery.ping" in running.output()
+    return running.output()
+
+
+def test_nothing_is_committed_while_the_celery_broker_refuses_tasks(
+    kafka: str, unique_topic: str, fs_broker: FilesystemBroker, cli_factory: CliFactory
+) -> None:
+    output = _retrying_while_the_broker_is_away(
+        kafka, unique_topic, fs_broker, cli_factory, until="retrying in"
+    )
+    assert "could not publish task kelery.ping" in output
     # -1001: never committed; 0: "resume at the first record". Either way nothing is lost.
     assert committed(kafka, f"{unique_topic}.group", unique_topic)[0] in (-1001, 0)
 
@@ -56,22 +79,14 @@ def test_a_publish_retried_longer_than_max_poll_interval_keeps_the_group_members
     max.poll.interval.ms is set to librdkafka's minimum-compatible 6 s; the retry
     backoff (0.5 + 1 + 2 + 4 + 8 s) outlasts it twice before the stop.
     """
-    produce(kafka, unique_topic, [ChatMessage(content="!ping", uuid="p1").to_json_bytes()])
-    down = cli_factory(
-        **consumer_env(
-            kafka,
-            unique_topic,
-            fs_broker,
-            CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:9//",
-            CELERY_BROKER_TRANSPORT_OPTIONS="{}",
-            KAFKA_EXTRA='{"max.poll.interval.ms": 6000, "session.timeout.ms": 6000}',
-        )
+    output = _retrying_while_the_broker_is_away(
+        kafka,
+        unique_topic,
+        fs_broker,
+        cli_factory,
+        until="retrying in 16.0 s",  # 15.5 s of retries
+        KAFKA_EXTRA='{"max.poll.interval.ms": 6000, "session.timeout.ms": 6000}',
     )
-    running = down.start()
-    wait_for(lambda: "retrying in 16.0 s" in running.output(), "15.5 s of publish retries")
-    running.process.send_signal(signal.SIGTERM)
-    assert running.process.wait(timeout=60) == 0, running.output()
-    output = running.output()
     assert "maximum poll interval" not in output
     assert " lost " not in output
     assert "commit failed" not in output
