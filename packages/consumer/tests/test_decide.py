@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kelery.common.contracts import CHAT_TASKS, REPLY_TO_KWARG, ReplyTo
+from kelery.common.contracts import CHAT_TASKS, REPLY_TO_KWARG, ROUTES_KWARG, ReplyTo
 from kelery.common.schemas import ChatMessage
 from kelery.consumer.decide import (
     PLAIN_MESSAGE_KWARG,
@@ -44,6 +44,19 @@ def test_routed_command_becomes_a_task_with_reply_target() -> None:
         queue="kelery",
         command="echo",
     )
+
+
+def test_help_gets_the_routing_table_and_other_commands_do_not() -> None:
+    table = RoutingTable(
+        {"ping": Route(CHAT_TASKS["ping"]), "aide": Route(CHAT_TASKS["help"], "q2")}
+    )
+    decider = Decider(table)
+    helped = decider.decide(_json({"uuid": "u", "content": "!aide"}))
+    pinged = decider.decide(_json({"uuid": "u", "content": "!ping"}))
+    assert isinstance(helped, SendTask)
+    assert isinstance(pinged, SendTask)
+    assert helped.kwargs[ROUTES_KWARG] == {"ping": CHAT_TASKS["ping"], "aide": CHAT_TASKS["help"]}
+    assert ROUTES_KWARG not in pinged.kwargs
 
 
 def test_route_queue_wins_over_default_queue() -> None:

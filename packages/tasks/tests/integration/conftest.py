@@ -132,10 +132,12 @@ class TasksStack:
         reply_to = ReplyTo(channel_id=channel_id, in_reply_to=message_id, author_name="ada")
         return reply_to.model_dump()
 
-    def send_command(self, task: str, *args: str, channel_id: str) -> str:
-        result = self.app.send_task(
-            task, args=list(args), kwargs={REPLY_TO_KWARG: self.reply_to(channel_id)}
-        )
+    def send_command(
+        self, task: str, *args: str, channel_id: str, extra: dict[str, Any] | None = None
+    ) -> str:
+        """Send ``task`` as kelery-consume does: the words, ``reply_to`` and ``extra`` kwargs."""
+        kwargs = {REPLY_TO_KWARG: self.reply_to(channel_id), **(extra or {})}
+        result = self.app.send_task(task, args=list(args), kwargs=kwargs)
         return str(result.id)
 
     def _reader(self) -> Consumer:

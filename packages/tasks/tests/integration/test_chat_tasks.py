@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from kelery.common.contracts import CHAT_TASKS, RECORD_MESSAGE_TASK
+from kelery.common.contracts import CHAT_TASKS, RECORD_MESSAGE_TASK, ROUTES_KWARG
 from kelery.tasks.chat import REMIND_DUE_TASK
 from kelery.tasks.periodic import HEARTBEAT_TASK, STATS_DIGEST_TASK
 
@@ -38,6 +38,16 @@ def test_echo_and_help(stack) -> None:
     help_answer = stack.answer_to(help_id)
     assert help_answer.channel_id == "1003"
     assert all(f"!{command}" in help_answer.content for command in CHAT_TASKS)
+
+
+def test_help_lists_the_routing_table_the_consumer_sent(stack) -> None:
+    routes = {"ping": CHAT_TASKS["ping"], "help": CHAT_TASKS["help"], "weather": "app.weather"}
+    answer = stack.answer_to(
+        stack.send_command(CHAT_TASKS["help"], channel_id="1003", extra={ROUTES_KWARG: routes})
+    )
+    assert "!weather (task `app.weather`)" in answer.content
+    assert "!ping" in answer.content
+    assert "!remind" not in answer.content
 
 
 def test_remind_confirms_then_answers_after_its_countdown(stack) -> None:

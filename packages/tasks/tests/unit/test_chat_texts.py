@@ -1,4 +1,7 @@
-from kelery.common.contracts import CHAT_TASKS
+import inspect
+
+from kelery.common.contracts import CHAT_TASKS, ROUTES_KWARG
+from kelery.tasks.chat import help_
 from kelery.tasks.chat_texts import STATS_TOP, help_text, stats_text
 
 
@@ -36,3 +39,7 @@ def test_stats_always_shows_the_asking_channel() -> None:
 
 def test_stats_when_nothing_was_counted() -> None:
     assert stats_text({}) == "No messages counted yet."
+
+
+def test_the_help_task_takes_the_routes_keyword_the_consumer_sends() -> None:
+    assert ROUTES_KWARG in inspect.signature(help_.run).parameters

@@ -1,7 +1,8 @@
 """The names the consumer and the Celery side agree on, so neither hard-codes the other's.
 
 The consumer sends a command to Celery with ``send_task(name, args=command.args,
-kwargs={REPLY_TO_KWARG: ReplyTo(...).model_dump()})``; the tasks' base class
+kwargs={REPLY_TO_KWARG: ReplyTo(...).model_dump()})`` (the help task also gets
+:data:`ROUTES_KWARG`); the tasks' base class
 takes ``reply_to`` out before the task body runs and publishes the task's result
 as a :class:`~kelery.common.schemas.SpeakMessage` to that channel. A plain chat
 message (not a command) may be sent to :data:`RECORD_MESSAGE_TASK` with the
@@ -16,6 +17,13 @@ from pydantic import BaseModel, ConfigDict
 
 REPLY_TO_KWARG: Final = "reply_to"
 """The keyword argument that carries a :class:`ReplyTo` dict to a chat task."""
+
+ROUTES_KWARG: Final = "routes"
+"""The keyword argument with which the consumer sends the help task its routing table.
+
+A ``{command: task name}`` dict, so ``!help`` lists what this consumer routes (a
+routing file included), not the built-in table the worker knows.
+"""
 
 CHAT_TASKS: Final[dict[str, str]] = {
     "ping": "kelery.ping",

@@ -21,12 +21,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from kelery.common.contracts import REPLY_TO_KWARG, ReplyTo
+from kelery.common.contracts import CHAT_TASKS, REPLY_TO_KWARG, ROUTES_KWARG, ReplyTo
 from kelery.common.errors import InvalidMessageError
 from kelery.common.schemas import ChatMessage, SpeakMessage, decode_chat_message, parse_command
 from kelery.consumer.routing import RoutingTable
 
 log = logging.getLogger(__name__)
+
+HELP_TASK = CHAT_TASKS["help"]
+"""The task that lists the commands: whichever command routes to it gets the table."""
 
 PLAIN_MESSAGE_KWARG = "message"
 """The keyword argument that carries a plain ChatMessage (as a JSON-ready dict)."""
@@ -172,10 +175,13 @@ class Decider:
                     status="info",
                 )
             )
+        kwargs: dict[str, Any] = {REPLY_TO_KWARG: reply_to.model_dump()}
+        if route.task == HELP_TASK:
+            kwargs[ROUTES_KWARG] = self.routing.task_names()
         return SendTask(
             route.task,
             args=command.args,
-            kwargs={REPLY_TO_KWARG: reply_to.model_dump()},
+            kwargs=kwargs,
             queue=route.queue or self.default_queue,
             command=command.name,
         )

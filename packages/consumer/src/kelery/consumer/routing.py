@@ -73,6 +73,10 @@ class RoutingTable(Mapping[str, Route]):
     def __repr__(self) -> str:
         return f"RoutingTable({self._routes!r})"
 
+    def task_names(self) -> dict[str, str]:
+        """Command name -> task name: what the help task lists."""
+        return {name: route.task for name, route in self._routes.items()}
+
     @classmethod
     def default(cls) -> RoutingTable:
         """The built-in chat tasks: ping, echo, help, remind, stats."""

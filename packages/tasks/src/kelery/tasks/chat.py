@@ -47,9 +47,15 @@ def echo(*words: str) -> str:
 
 
 @shared_task(name=CHAT_TASKS["help"], base=ChatTask, bind=True)
-def help_(self: ChatTask, *_args: str) -> str:
-    """List the commands and the tasks they run."""
-    return help_text(CHAT_TASKS, context_of(self.app).settings.command_prefix)
+def help_(self: ChatTask, *_args: str, routes: dict[str, str] | None = None) -> str:
+    """List the commands and the tasks they run.
+
+    ``routes`` is the routing table of the consumer that routed ``!help`` (its
+    routing file included); without it (an older consumer, a direct call) the
+    built-in table.
+    """
+    table = routes if isinstance(routes, dict) and routes else CHAT_TASKS
+    return help_text(table, context_of(self.app).settings.command_prefix)
 
 
 @shared_task(name=CHAT_TASKS["remind"], base=ChatTask, bind=True)
