@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -10,8 +11,15 @@ import pytest
 from pydantic import SecretStr
 
 from kelery.common.errors import SettingsError
+from kelery.common.reachability import KafkaUnreachableError
 from kelery.common.settings import KafkaSettings
-from kelery.tasks.transport import TRANSPORT_PATH, Transport, celery_broker_config, celery_config
+from kelery.tasks.transport import (
+    TRANSPORT_PATH,
+    BrokerUnavailableError,
+    Transport,
+    celery_broker_config,
+    celery_config,
+)
 from kelery.tasks.transport.options import brokers_from_url, check_topic_name, load_options
 
 
@@ -157,3 +165,20 @@ def test_a_kafka_url_with_credentials_or_a_bad_option_fails_at_start() -> None:
         celery_broker_config("kafka://u:p@h:9092", _settings())
     with pytest.raises(SettingsError, match="partiton"):
         celery_broker_config("kafka://h:9092", _settings(), partiton=3)
+
+
+def test_a_listener_that_is_not_kafka_fails_the_connection_naming_the_brokers() -> None:
+    """TCP accepts, Kafka never answers: kelery-common's start-up check, as a connection error."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        connection = kombu.Connection(f"kelery+kafka://{address}", connect_timeout=1)
+        with pytest.raises(BrokerUnavailableError) as caught:
+            connection.transport.establish_connection()
+        connection.release()
+    assert isinstance(caught.value, KafkaUnreachableError)
+    assert isinstance(caught.value, ConnectionError)
+    assert f"cannot reach Kafka at {address} (KAFKA_BOOTSTRAP_SERVERS) within 1 s" in str(
+        caught.value
+    )

@@ -19,9 +19,9 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from kombu.utils.url import maybe_sanitize_url
 
 from kelery.common.dlq import dlq_topic_for
-from kelery.common.errors import KeleryError
 from kelery.common.kafka_config import client_config
 from kelery.common.logging import add_verbosity_arguments, level_from_arguments, setup_logging
+from kelery.common.reachability import require_cluster
 from kelery.common.runtime import EXIT_OK, GracefulShutdown, run_main
 from kelery.common.settings import KafkaSettings, load_settings
 from kelery.common.topics import ensure_topics
@@ -151,13 +151,12 @@ def load_consumer_settings(args: argparse.Namespace) -> ConsumerSettings:
 
 def _connect_check(consumer: Consumer, settings: ConsumerSettings) -> None:
     """Fail fast, with the brokers named, when Kafka does not answer at start."""
-    try:
-        consumer.list_topics(timeout=settings.consumer_startup_timeout_s)
-    except KafkaException as exc:
-        raise KeleryError(
-            f"Kafka at {settings.kafka.bootstrap} did not answer within "
-            f"{settings.consumer_startup_timeout_s:g} s (KAFKA_BOOTSTRAP_SERVERS): {exc}"
-        ) from None
+    require_cluster(
+        consumer,
+        settings.kafka.bootstrap,
+        timeout=settings.consumer_startup_timeout_s,
+        timeout_setting="CONSUMER_STARTUP_TIMEOUT_S",
+    )
 
 
 def _ensure_topics(settings: ConsumerSettings) -> None:

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
 
 from kelery.common.errors import KeleryError
+from kelery.common.reachability import KafkaUnreachableError, require_cluster
+
+__all__ = ["KafkaUnreachableError", "TopicRefusedError", "check_cluster"]
 
 log = logging.getLogger(__name__)
 
 _TOPIC_FATAL = frozenset({KafkaError.TOPIC_EXCEPTION, KafkaError.TOPIC_AUTHORIZATION_FAILED})
-
-
-class KafkaUnreachableError(KeleryError):
-    """No broker answered within the connect timeout."""
 
 
 class TopicRefusedError(KeleryError):
@@ -34,14 +33,13 @@ def check_cluster(producer: Any, topic: str, *, bootstrap: str, timeout: float) 
     A topic that does not exist yet is fine: brokers with auto-creation make it
     on the first record, and otherwise its records fail with a delivery error.
     """
-    try:
-        metadata = producer.list_topics(topic, timeout=timeout)
-    except KafkaException as exc:
-        reason = exc.args[0].str() if exc.args and isinstance(exc.args[0], KafkaError) else exc
-        raise KafkaUnreachableError(
-            f"cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS) within "
-            f"{timeout:g} s (PRODUCER_CONNECT_TIMEOUT): {reason}"
-        ) from None
+    metadata = require_cluster(
+        producer,
+        bootstrap,
+        timeout=timeout,
+        timeout_setting="PRODUCER_CONNECT_TIMEOUT",
+        topic=topic,
+    )
     info = metadata.topics.get(topic)
     error = None if info is None else info.error
     if error is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kombu.exceptions import KombuError
 
 from kelery.common.errors import KeleryError
+from kelery.common.reachability import KafkaUnreachableError
 
 
 class PublishError(KeleryError, KombuError):
@@ -20,5 +21,8 @@ class PublishError(KeleryError, KombuError):
     """
 
 
-class BrokerUnavailableError(KeleryError, ConnectionError):
-    """No broker of the URL answered a metadata request within ``connect_timeout``."""
+class BrokerUnavailableError(KafkaUnreachableError, ConnectionError):
+    """No broker of the URL answered a metadata request within ``connect_timeout``.
+
+    A ``ConnectionError`` too, so kombu and Celery treat it as a connection to retry.
+    """

@@ -25,6 +25,7 @@ from kombu.transport.virtual.exchange import STANDARD_EXCHANGE_TYPES
 
 from kelery.common.errors import SettingsError
 from kelery.common.kafka_config import client_config
+from kelery.common.reachability import KafkaUnreachableError, require_cluster
 from kelery.common.topics import TopicSpec, ensure_topics
 from kelery.tasks.transport.broadcast import BroadcastHub
 from kelery.tasks.transport.channel import Channel
@@ -121,11 +122,9 @@ class Transport(virtual.Transport):
                 f"no Kafka broker of {self.kafka.bootstrap} accepts connections"
             )
         try:
-            self.admin.list_topics(timeout=timeout)
-        except KafkaException as exc:
-            raise BrokerUnavailableError(
-                f"no Kafka broker of {self.kafka.bootstrap} answered within {timeout}s: {exc}"
-            ) from exc
+            require_cluster(self.admin, self.kafka.bootstrap, timeout=timeout)
+        except KafkaUnreachableError as exc:
+            raise BrokerUnavailableError(str(exc)) from None
         return super().establish_connection()
 
     def close_connection(self, connection: Any) -> None:
