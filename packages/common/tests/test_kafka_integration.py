@@ -6,8 +6,8 @@ import sys
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from kelery.common.delivery import DeliveryTracker
 from kelery.common.dlq import (
@@ -54,6 +54,25 @@ def test_ensure_topics_is_idempotent_and_safe_when_processes_race(kafka: str) ->
     admin = AdminClient(client_config(_settings(kafka), "admin"))
     assert len(admin.list_topics(name, timeout=10).topics[name].partitions) == 3
     assert ensure_topics(admin, [TopicSpec(name, partitions=3)]) == []
+
+
+def test_a_topic_ensure_topics_created_has_a_leader_for_every_partition(kafka: str) -> None:
+    """The broker acks CreateTopics before its partitions have leaders; writes then meet
+    NOT_LEADER_FOR_PARTITION, where librdkafka's idempotent producer can lose a record.
+    ensure_topics returns only once every new partition's leader answers."""
+    admin = AdminClient(client_config(_settings(kafka), "admin"))
+    names = [f"t-ready-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    assert ensure_topics(admin, [TopicSpec(name, partitions=12) for name in names]) == names
+    futures = admin.list_offsets(
+        {TopicPartition(name, p): OffsetSpec.latest() for name in names for p in range(12)}
+    )
+    errors = []
+    for tp, future in futures.items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            errors.append(f"{tp.topic}[{tp.partition}]: {exc}")
+    assert errors == []
 
 
 def test_dead_letter_keeps_the_record_and_says_why(kafka: str) -> None:

@@ -4,21 +4,33 @@
 success, so two processes racing to create the same topic both succeed, and a
 topic that exists with other settings is left alone (changing partitions of a
 live topic re-keys it: that is an operator's decision, not a start-up side effect).
+
+A topic it created is also *writable* when it returns: the broker acknowledges
+CreateTopics before its partitions have leaders, and for a moment after answers
+``NOT_LEADER_FOR_PARTITION``. librdkafka's idempotent producer retries those
+writes, but (seen with librdkafka 2.16 on Kafka 4.1, a few records in a thousand
+runs) can lose a record while it recovers its sequence numbers, with no delivery
+error. So :func:`ensure_topics` waits until every new partition's leader answers a
+ListOffsets request before anyone produces to it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec  # type: ignore[attr-defined]
 
 from kelery.common.kafka_config import client_config
 from kelery.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+READY_POLL_S = 0.02
+LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -75,4 +87,45 @@ def ensure_topics(
             raise
         created.append(name)
         log.info("created topic %s", name)
+    partitions = {s.name: s.partitions for s in missing if s.name in created}
+    not_ready = wait_writable(client, partitions, timeout=timeout)
+    if not_ready:
+        log.warning(
+            "%d new partition(s) had no leader after %.0f s (first: %s[%d]); writes to them "
+            "wait for librdkafka's retries",
+            len(not_ready),
+            timeout,
+            not_ready[0].topic,
+            not_ready[0].partition,
+        )
     return created
+
+
+def wait_writable(
+    client: AdminClient, topics: dict[str, int], *, timeout: float
+) -> list[TopicPartition]:
+    """Wait until the leader of every partition of ``topics`` (name -> count) answers.
+
+    A ListOffsets request succeeds only at a partition's leader, so success on
+    every partition means a produce will not meet ``NOT_LEADER_FOR_PARTITION``.
+    Returns the partitions still not answering at ``timeout`` (empty: all ready).
+    """
+    pending = [TopicPartition(name, p) for name, count in topics.items() for p in range(count)]
+    deadline = time.monotonic() + timeout
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        futures = client.list_offsets(
+            dict.fromkeys(pending, LATEST), request_timeout=max(1.0, remaining)
+        )
+        failed = []
+        for tp, future in futures.items():
+            try:
+                future.result(timeout=max(1.0, remaining))
+            except KafkaException:
+                failed.append(TopicPartition(tp.topic, tp.partition))
+        pending = failed
+        if pending:
+            time.sleep(READY_POLL_S)
+    return pending
