@@ -5,6 +5,7 @@
 ``KTB_RECORD`` the file where each execution appends its wall-clock time, the
 task's number and the executing process's pid. With ``KTB_GATE`` set, a worker's
 first task marks the worker ready and waits until that file exists.
+``KTB_KOMBU_WAIT`` sets kombu's ``wait_time_seconds`` (its blocking poll per queue).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def broker_settings(kind: str, env: dict[str, str]) -> dict[str, Any]:
             group_id=env["KTB_PREFIX"] + "workers",
         )
     if kind == "kombu":
-        return {"broker_url": f"confluentkafka://{bootstrap}"}
+        options: dict[str, Any] = {}
+        if env.get("KTB_KOMBU_WAIT"):
+            options["wait_time_seconds"] = float(env["KTB_KOMBU_WAIT"])
+        return {"broker_url": f"confluentkafka://{bootstrap}", "broker_transport_options": options}
     if kind == "redis":
         return {"broker_url": env["KTB_REDIS"]}
     return {"broker_url": "memory://"}
