@@ -69,6 +69,7 @@ WARM_UP_ROUNDS = 2
 GATE_S = 15.0
 SETTLE_S = 2.0
 EXTRA_BASE = 1_000_000
+PUBLISH_OVER_KOMBU = 2.0  # the issue's: our publish rate over kombu's
 EXECUTE_TARGET = 4.0  # the issue's: our execute rate over kombu's
 WAIT_S = 900.0
 TWO_QUEUE_WINDOW_S = 30.0
@@ -590,7 +591,7 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
     target(
         "our publish ≥ 2x kombu's",
         _ratio(rate_of(ours, "publish_rate"), rate_of(kombu, "publish_rate")),
-        2.0,
+        PUBLISH_OVER_KOMBU,
     )
     target(
         "our execute ≥ 4x kombu's, worker on one queue",
@@ -608,6 +609,20 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         p99 = pct(ours.latencies_ms, 0.99)
         verdict = "pass" if p99 < 100 else "FAIL"
         lines.append(f"| our publish→execute p99 < 100 ms | {p99:.1f} ms | {verdict} |")
+    ceiling = _ratio(rate_of(memory, "publish_rate"), rate_of(kombu, "publish_rate"))
+    if ceiling is not None:
+        verdict = (
+            "no transport can publish faster than that ceiling, so the 2x target is out of "
+            "reach on this machine in this run (Celery's own cost per `apply_async()` weighs "
+            "more here against kombu's flush per message)"
+            if ceiling < PUBLISH_OVER_KOMBU
+            else "the ceiling leaves room for the 2x target"
+        )
+        lines += [
+            "",
+            f"The in-memory ceiling publishes at {ceiling:.1f}x kombu's rate in this run: "
+            f"{verdict}.",
+        ]
     floor = _ratio(rate_of(memory, "consume_rate"), rate_of(kombu, "consume_rate"))
     if floor is not None:
         verdict = (

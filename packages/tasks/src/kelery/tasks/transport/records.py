@@ -179,6 +179,40 @@ def _decode_value(raw: bytes | None) -> Any:
     return value
 
 
+# What a header name is to the decoder; decided once per name (names repeat on every record).
+(
+    _CELERY,
+    _CONTENT_TYPE,
+    _CONTENT_ENCODING,
+    _PROPERTY,
+    _EXCHANGE,
+    _ROUTING_KEY,
+    _REDELIVERED,
+) = range(7)
+_IGNORED = -1
+_ROLES: dict[str, int] = {}
+
+
+def _role(name: str) -> int:
+    """Which part of the kombu payload header ``name`` fills (cached, bounded)."""
+    role = _ROLES.get(name)
+    if role is not None:
+        return role
+    if not name.startswith(_RESERVED_PREFIXES) and name not in _CONTENT_HEADERS:
+        role = _CELERY
+    else:
+        role = {
+            CONTENT_TYPE: _CONTENT_TYPE,
+            CONTENT_ENCODING: _CONTENT_ENCODING,
+            EXCHANGE: _EXCHANGE,
+            ROUTING_KEY: _ROUTING_KEY,
+            REDELIVERED: _REDELIVERED,
+        }.get(name, _PROPERTY if name.startswith(PROPERTY_PREFIX) else _IGNORED)
+    if len(_ROLES) < _MAX_CACHED:
+        _ROLES[name] = role
+    return role
+
+
 def decode_record(
     value: bytes | None,
     headers: Sequence[tuple[str, bytes | None]] | None,
@@ -198,21 +232,25 @@ def decode_record(
     redelivered = False
     message_headers: dict[str, Any] = {}
     properties: dict[str, Any] = {}
-    decode = _decode_value
+    decode, cached, roles = _decode_value, _DECODED.get, _ROLES
     for name, raw in headers or ():
-        if not name.startswith(_RESERVED_PREFIXES) and name not in _CONTENT_HEADERS:
-            message_headers[name] = decode(raw)  # the common case: a Celery header
-        elif name == CONTENT_TYPE:
+        role = roles.get(name)
+        if role is None:
+            role = _role(name)
+        if role == _CELERY:  # the common case, and mostly a value seen before
+            known = cached(raw, _MISSING) if raw is not None else None
+            message_headers[name] = decode(raw) if known is _MISSING else known
+        elif role == _CONTENT_TYPE:
             content_type = (raw or b"").decode("utf-8", errors="replace")
-        elif name == CONTENT_ENCODING:
+        elif role == _CONTENT_ENCODING:
             content_encoding = (raw or b"").decode("utf-8", errors="replace")
-        elif name.startswith(PROPERTY_PREFIX):
+        elif role == _PROPERTY:
             properties[name[len(PROPERTY_PREFIX) :]] = decode(raw)
-        elif name == EXCHANGE:
+        elif role == _EXCHANGE:
             exchange = (raw or b"").decode("utf-8", errors="replace")
-        elif name == ROUTING_KEY:
+        elif role == _ROUTING_KEY:
             routing_key = (raw or b"").decode("utf-8", errors="replace")
-        elif name == REDELIVERED:
+        elif role == _REDELIVERED:
             redelivered = raw == b"true"
     if not content_type:
         raise ValueError("record has no content-type header (see the Kafka transport contract)")
