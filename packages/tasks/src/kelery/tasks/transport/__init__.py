@@ -87,6 +87,10 @@ How kombu maps onto Kafka
   ``confirm_publish=True``; otherwise the refusal is remembered for the process and
   raised by its next publish (any channel) once the report arrived, or by
   :func:`confirm_published`. Closing never raises.
+* A process's exit waits (up to ``close_timeout``) for its unconfirmed publishes,
+  so a script that calls ``task.delay()`` and ends, or a prefork child that is
+  recycled, does not take its last tasks down with it; any still unconfirmed
+  then are logged as an error.
 * Acks commit, per partition, the offset below which every record is acked;
   commits also happen on revoke and close. Unacked records are redelivered
   after a crash or rebalance (at-least-once: a task may run twice, none is lost).

@@ -8,10 +8,20 @@ word wait on :func:`wait_delivered`. A child process forked by Celery's prefork
 pool must not touch its parent's librdkafka threads, so the cache is keyed by pid
 and inherited handles are left alone (kept referenced so they are never
 destroyed in the child).
+
+Because nothing flushes per message, a process that publishes and then exits
+(a script calling ``task.delay()``, a pool child being recycled) would destroy
+its producer with the messages still in librdkafka's queue: all of them lost,
+with no error. So every process waits for its own unconfirmed publishes before
+it exits: at interpreter exit (``atexit``) and, in a Celery prefork child that
+leaves through ``os._exit``, on ``worker_process_shutdown``. The wait is the
+longest ``close_timeout`` of the transports that made the process's producers;
+what is still unconfirmed after it is logged as an error, counted.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -20,6 +30,7 @@ import time
 from collections import deque
 from typing import Any
 
+from celery.signals import worker_process_shutdown
 from confluent_kafka import KafkaError, Message, Producer
 
 from kelery.common.delivery import produce_when_room
@@ -31,6 +42,7 @@ _lock = threading.Lock()
 _producers: dict[tuple[int, str], Producer] = {}
 _inherited: list[Producer] = []
 _failures: deque[str] = deque(maxlen=100)
+_exit_timeout: dict[int, float] = {}  # pid -> longest close_timeout of its producers
 
 
 def _forget_after_fork() -> None:
@@ -38,15 +50,21 @@ def _forget_after_fork() -> None:
     _inherited.extend(_producers.values())
     _producers.clear()
     _failures.clear()
+    _exit_timeout.clear()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def shared_producer(config: dict[str, Any]) -> Producer:
-    """The process's producer for ``config`` (created on first use)."""
-    key = (os.getpid(), json.dumps(config, sort_keys=True, default=str))
+def shared_producer(config: dict[str, Any], *, exit_timeout: float) -> Producer:
+    """The process's producer for ``config`` (created on first use).
+
+    ``exit_timeout`` is how long this process's exit may wait for its publishes.
+    """
+    pid = os.getpid()
+    key = (pid, json.dumps(config, sort_keys=True, default=str))
     with _lock:
+        _exit_timeout[pid] = max(exit_timeout, _exit_timeout.get(pid, 0.0))
         producer = _producers.get(key)
         if producer is None:
             producer = Producer(config)
@@ -86,6 +104,30 @@ def flush_all(timeout: float) -> int:
     for producer in producers:
         remaining += producer.flush(max(0.0, deadline - time.monotonic()))
     return remaining
+
+
+def flush_before_exit(**_signal_kwargs: Any) -> int:
+    """Wait for this process's unconfirmed publishes; log and return what is left.
+
+    Registered with ``atexit`` and Celery's ``worker_process_shutdown`` (which
+    passes keyword arguments, ignored here).
+    """
+    timeout = _exit_timeout.get(os.getpid())
+    if timeout is None:  # this process never published
+        return 0
+    remaining = flush_all(timeout)
+    if remaining:
+        log.error(
+            "%d published message(s) still unconfirmed by Kafka %.1f s into this process's "
+            "exit (close_timeout): they are lost unless the broker had already written them",
+            remaining,
+            timeout,
+        )
+    return remaining
+
+
+atexit.register(flush_before_exit)
+worker_process_shutdown.connect(flush_before_exit, weak=False)
 
 
 _POLL_EVERY_S = 0.005

@@ -201,7 +201,8 @@ class Transport(virtual.Transport):
         """
         if self._producer is None or self._producer_pid != os.getpid():
             self._producer = shared_producer(
-                self._producer_config(**{"delivery.report.only.error": True})
+                self._producer_config(**{"delivery.report.only.error": True}),
+                exit_timeout=self.options.close_timeout,
             )
             self._producer_pid = os.getpid()
         return self._producer
@@ -210,7 +211,9 @@ class Transport(virtual.Transport):
     def confirming_producer(self) -> Any:
         """A producer that reports every delivery: confirmed publishes, requeues, DLQ copies."""
         if self._confirming is None or self._confirming_pid != os.getpid():
-            self._confirming = shared_producer(self._producer_config())
+            self._confirming = shared_producer(
+                self._producer_config(), exit_timeout=self.options.close_timeout
+            )
             self._confirming_pid = os.getpid()
         return self._confirming
 
