@@ -38,6 +38,7 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=4,
     broker_connection_retry_on_startup=True,
+    result_backend=os.environ.get("KTT_RESULT_BACKEND") or None,  # e.g. rpc://
 )
 
 
@@ -78,3 +79,9 @@ def die_once(self: Any, tag: str, n: int) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
     _record(tag, n)
     return n
+
+
+@app.task(name="ktt.fail")
+def fail(message: str) -> None:
+    """Raise, so the caller's result is a failure."""
+    raise ValueError(message)

@@ -101,6 +101,14 @@ How kombu maps onto Kafka
   process (remote-control replies), go to ``<prefix>kelery.broadcast.<exchange>``
   (one partition, one hour retention); every process reads the broadcast topics
   its queues are bound to, from the moment of binding, without a group.
+* Replies work, so Celery's ``rpc://`` result backend does: a transient
+  (auto-delete or exclusive) queue is fed from ``<prefix>kelery.replies``, the
+  nameless exchange's broadcast topic, from its declaration until it is bound to a
+  named exchange. A nameless-exchange publish goes there when its routing key
+  names a transient queue of this process, or a queue this process never declared
+  and the cluster has no topic for (the pool child that publishes a ``rpc://``
+  result never declares the caller's queue); otherwise to the queue's topic. No
+  topic is created per caller.
 
 Limits
 ======
@@ -112,6 +120,11 @@ Limits
   partition. Give long-countdown tasks a queue of their own.
 * Broadcast queues are in memory: a process gets broadcasts published after it
   bound its queue, not earlier ones, and loses what it held when it stops.
+* Every process with a ``rpc://`` result queue reads every reply on the reply
+  topic and keeps its own: fine for results, not a bulk channel.
+* A nameless-exchange publish to a durable queue that nobody declared yet (no
+  topic) counts as a reply: declare queues before publishing to them, as
+  Celery's ``send_task`` and kombu's ``declare=`` do.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ it was bound: the hub notes the topic's end offsets at bind time (a synchronous
 watermark query, so a reply published right after the request is never
 missed) and drops older records for that queue. Broadcast queues are therefore
 transient, like RabbitMQ's auto-delete queues that Celery uses for them.
+
+A partition no local queue is fed from any more is unassigned, so a process
+reads only the broadcast topics it still needs.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class BroadcastHub:
         self._queues: dict[str, deque[Message]] = {}
         self._starts: dict[str, dict[tuple[str, int], int]] = {}
         self._assigned: set[tuple[str, int]] = set()
-        self._to_assign: list[TopicPartition] = []
+        # (assign?, partition) in the order decided; only the hub's thread applies them.
+        self._changes: list[tuple[bool, TopicPartition]] = []
         self._stop = threading.Event()
         self.failure: BaseException | None = None
         self._thread = threading.Thread(
@@ -82,13 +86,29 @@ class BroadcastHub:
             for key, offset in starts.items():
                 if key not in self._assigned:
                     self._assigned.add(key)
-                    self._to_assign.append(TopicPartition(key[0], key[1], offset))
+                    self._changes.append((True, TopicPartition(key[0], key[1], offset)))
+
+    def unbind(self, queue: str, topic: str) -> None:
+        """Stop feeding ``queue`` from ``topic`` (what it already holds stays)."""
+        with self._lock:
+            starts = self._starts.get(queue, {})
+            for key in [key for key in starts if key[0] == topic]:
+                del starts[key]
+            self._release_unneeded()
 
     def forget(self, queue: str) -> None:
         """Stop feeding ``queue`` and drop what it holds."""
         with self._lock:
             self._queues.pop(queue, None)
             self._starts.pop(queue, None)
+            self._release_unneeded()
+
+    def _release_unneeded(self) -> None:
+        """Unassign partitions no queue is fed from (caller holds the lock)."""
+        needed = {key for starts in self._starts.values() for key in starts}
+        for key in sorted(self._assigned - needed):
+            self._assigned.discard(key)
+            self._changes.append((False, TopicPartition(key[0], key[1])))
 
     def pop(self, queue: str) -> Message | None:
         """The next record for ``queue``, or None."""
@@ -149,9 +169,12 @@ class BroadcastHub:
         try:
             while not self._stop.is_set():
                 with self._lock:
-                    pending, self._to_assign = self._to_assign, []
-                if pending:
-                    self._consumer.incremental_assign(pending)
+                    changes, self._changes = self._changes, []
+                for assign, partition in changes:
+                    if assign:
+                        self._consumer.incremental_assign([partition])
+                    else:
+                        self._consumer.incremental_unassign([partition])
                 if not self._assigned:
                     self._stop.wait(self._poll_timeout)
                     continue

@@ -132,7 +132,12 @@ class Channel(virtual.Channel):
         self.raise_publish_errors()
         transport = self._transport
         if not exchange:
-            self._produce_queue(routing_key, message, exchange="", routing_key=routing_key)
+            if transport.is_reply(routing_key):
+                self._produce(
+                    transport.broadcast_topic(""), message, exchange="", routing_key=routing_key
+                )
+            else:
+                self._produce_queue(routing_key, message, exchange="", routing_key=routing_key)
             return
         kind = self.typeof(exchange).type
         if kind == "direct":
@@ -213,15 +218,25 @@ class Channel(virtual.Channel):
 
     # -- queues -----------------------------------------------------------------------
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        """A durable queue is a topic; a transient one lives in this process.
+
+        A transient queue is fed replies (the default exchange) from its
+        declaration on, before any task that answers to it is sent, until it is
+        bound to a named exchange.
+        """
         if kwargs.get("auto_delete") or kwargs.get("exclusive"):
             self._transport.mark_transient(queue)
+            self._transport.bind_broadcast(queue, "")
             return
         self._transport.queue_topic(queue)
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: Any, queue: str) -> None:
+        transport = self._transport
         kind = self.typeof(exchange).type
-        if kind in {"fanout", "topic"} or self._transport.is_transient(queue):
-            self._transport.bind_broadcast(queue, exchange)
+        if kind in {"fanout", "topic"} or transport.is_transient(queue):
+            transport.bind_broadcast(queue, exchange)
+            if exchange:
+                transport.unbind_replies(queue)
 
     def _has_queue(self, queue: str, **kwargs: Any) -> bool:
         return self._transport.is_broadcast_queue(queue) or self._transport.topic_exists(

@@ -37,7 +37,12 @@ from kelery.tasks.transport.producer import flush_all, shared_producer
 log = logging.getLogger(__name__)
 
 BROADCAST_TOPIC_FORMAT = "{prefix}kelery.broadcast.{exchange}"
+#: The broadcast topic of the default (nameless) exchange: replies to transient
+#: queues, such as the results of Celery's ``rpc://`` backend.
+REPLY_TOPIC_FORMAT = "{prefix}kelery.replies"
 BROADCAST_RETENTION_MS = str(60 * 60 * 1000)
+#: How long "no topic for this queue: a reply" is believed before asking again.
+REPLY_VERDICT_TTL_S = 5.0
 
 _known_topics: set[tuple[int, str, str]] = set()
 _known_lock = threading.Lock()
@@ -92,6 +97,8 @@ class Transport(virtual.Transport):
         self._hub: BroadcastHub | None = None
         self._transient: set[str] = set()
         self._broadcast_queues: set[str] = set()
+        self._bindings: set[tuple[str, str]] = set()  # (queue, topic) fed by the hub
+        self._reply_until: dict[str, float] = {}  # queue -> when to ask again
         self._exchange_types = {name: cls(None) for name, cls in STANDARD_EXCHANGE_TYPES.items()}
         self._channel_cursor = 0
         self._producer: Any = None
@@ -283,8 +290,16 @@ class Transport(virtual.Transport):
         return topic
 
     def broadcast_topic(self, exchange: str) -> str:
-        """The broadcast topic of ``exchange``, created (one partition) if missing."""
-        name = BROADCAST_TOPIC_FORMAT.format(prefix=self.options.topic_prefix, exchange=exchange)
+        """The broadcast topic of ``exchange``, created (one partition) if missing.
+
+        The default exchange (``""``) has the reply topic.
+        """
+        prefix = self.options.topic_prefix
+        name = (
+            BROADCAST_TOPIC_FORMAT.format(prefix=prefix, exchange=exchange)
+            if exchange
+            else REPLY_TOPIC_FORMAT.format(prefix=prefix)
+        )
         return self.ensure_topic(
             check_topic_name(name), partitions=1, config={"retention.ms": BROADCAST_RETENTION_MS}
         )
@@ -324,19 +339,67 @@ class Transport(virtual.Transport):
         return queue in self._broadcast_queues or queue in self._transient
 
     def bind_broadcast(self, queue: str, exchange: str) -> None:
-        """Feed ``queue`` from ``exchange``'s broadcast topic from now on."""
+        """Feed ``queue`` from ``exchange``'s broadcast topic from now on.
+
+        Binding again changes nothing: the queue keeps every record since the
+        first binding (Celery's ``rpc://`` backend declares its queue on every call).
+        """
         self._broadcast_queues.add(queue)
-        self.hub.bind(queue, self.broadcast_topic(exchange))
+        topic = self.broadcast_topic(exchange)
+        if (queue, topic) in self._bindings:
+            return
+        self.hub.bind(queue, topic)
+        self._bindings.add((queue, topic))
+
+    def unbind_replies(self, queue: str) -> None:
+        """``queue`` is bound to a named exchange: it is no reply queue, stop feeding it replies."""
+        topic = self.broadcast_topic("")
+        if (queue, topic) in self._bindings:
+            self._bindings.discard((queue, topic))
+            self.hub.unbind(queue, topic)
+
+    def is_reply(self, queue: str) -> bool:
+        """True if a nameless-exchange publish to ``queue`` belongs on the reply topic.
+
+        That is a transient queue of this process, or one this process never
+        declared and the cluster has no topic for: a reply queue of another
+        process (the publisher of a ``rpc://`` result never declares the queue).
+        A queue declared durable anywhere has a topic, so its messages never
+        take this path; the verdict "no topic" is checked again after
+        :data:`REPLY_VERDICT_TTL_S`.
+        """
+        if queue in self._transient:
+            return True
+        if queue in self._queue_topics:
+            return False
+        now = time.monotonic()
+        if self._reply_until.get(queue, 0.0) > now:
+            return True
+        name = self.queue_topic_name(queue)
+        if self.topic_exists(name):
+            self._queue_topics[queue] = name
+            self._reply_until.pop(queue, None)
+            return False
+        if len(self._reply_until) > 10_000:  # a bound on the cache, not a policy
+            self._reply_until.clear()
+        self._reply_until[queue] = now + REPLY_VERDICT_TTL_S
+        return True
 
     def forget_queue(self, queue: str) -> None:
         """Forget a deleted queue (its topic, if any, is left alone)."""
         self._broadcast_queues.discard(queue)
         self._transient.discard(queue)
+        self._bindings = {binding for binding in self._bindings if binding[0] != queue}
         if self._hub is not None:
             self._hub.forget(queue)
 
     def _match_broadcast(self, exchange: str, routing_key: str) -> set[str]:
-        """Local queues bound to ``exchange`` that ``routing_key`` reaches (any thread)."""
+        """Local queues bound to ``exchange`` that ``routing_key`` reaches (any thread).
+
+        The default exchange reaches the transient queue named by the routing key.
+        """
+        if not exchange:
+            return {routing_key} if routing_key in self._transient else set()
         meta = (self.state.exchanges or {}).get(exchange)
         if meta is None:
             return set()
