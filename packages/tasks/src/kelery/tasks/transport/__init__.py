@@ -112,8 +112,12 @@ How kombu maps onto Kafka
 
 Limits
 ======
-* No priority and no per-message TTL (see above); ``queue_purge`` does nothing
-  (a topic keeps its records) and ``message_count`` of a queue is reported as 0.
+* No priority and no per-message TTL (see above); ``message_count`` of a queue
+  is reported as 0.
+* ``queue_purge`` (``celery purge``) deletes the queue topic's records up to its
+  end with Kafka's DeleteRecords, for every consumer of the topic, and returns
+  how many the workers' group had not consumed; tasks a worker already fetched
+  still run (:mod:`kelery.tasks.transport.purge`).
 * Ordering holds per partition only.
 * A task held for a long countdown/ETA stays unacked, so its partition's commit
   point waits for it; a restart meanwhile re-runs the tasks acked after it in that

@@ -128,6 +128,16 @@ class BroadcastHub:
                 items.appendleft(record)
         self._wake.set()
 
+    def clear(self, queue: str) -> int:
+        """Drop the records waiting in ``queue``; return how many."""
+        with self._lock:
+            items = self._queues.get(queue)
+            if not items:
+                return 0
+            count = len(items)
+            items.clear()
+            return count
+
     def size(self, queue: str) -> int:
         """Records waiting in ``queue``."""
         return len(self._queues.get(queue) or ())

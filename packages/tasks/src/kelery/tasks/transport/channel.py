@@ -249,8 +249,11 @@ class Channel(virtual.Channel):
         return 0
 
     def _purge(self, queue: str) -> int:
-        log.warning("purge of queue %r ignored: a Kafka topic keeps its records", queue)
-        return 0
+        """Drop what ``queue`` holds now (``celery purge``); return how many tasks that was."""
+        transport = self._transport
+        if transport.is_broadcast_queue(queue):
+            return transport.hub.clear(queue) if transport.has_hub else 0
+        return transport.purge_queue(queue)
 
     def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
         self._transport.forget_queue(queue)

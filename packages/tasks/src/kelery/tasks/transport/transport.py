@@ -33,6 +33,7 @@ from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name, kafka_settings_for, load_options
 from kelery.tasks.transport.producer import flush_all, shared_producer
+from kelery.tasks.transport.purge import purge_topic
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +322,15 @@ class Transport(virtual.Transport):
         with _known_lock:
             _known_topics.add(key)
         return topic
+
+    def purge_queue(self, queue: str) -> int:
+        """Delete ``queue``'s waiting tasks from its topic (see :mod:`.purge`)."""
+        return purge_topic(
+            self.admin,
+            self.queue_topic_name(queue),
+            self.options.group_id,
+            timeout=self._connect_timeout(),
+        )
 
     def topic_exists(self, topic: str) -> bool:
         """True if the cluster has ``topic``."""
