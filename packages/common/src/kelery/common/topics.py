@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 READY_POLL_S = 0.02
 LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+EARLIEST = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,16 @@ def wait_writable(
         if pending:
             time.sleep(READY_POLL_S)
     return pending
+
+
+def partition_offsets(
+    client: AdminClient, topic: str, partitions: Iterable[int], spec: OffsetSpec, *, timeout: float
+) -> dict[int, int]:
+    """Partition -> offset at ``spec`` (:data:`LATEST` or :data:`EARLIEST`), from each leader.
+
+    Raises KafkaException if a partition's leader does not answer.
+    """
+    futures = client.list_offsets(
+        {TopicPartition(topic, p): spec for p in partitions}, request_timeout=timeout
+    )
+    return {tp.partition: int(future.result().offset) for tp, future in futures.items()}

@@ -28,9 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from kelery.common.dlq import header_value
+from kelery.common.topics import LATEST, partition_offsets
 from kelery.tasks.transport.records import EXCHANGE, ROUTING_KEY
 
 log = logging.getLogger(__name__)
@@ -159,15 +160,10 @@ class BroadcastHub:
                 metadata = self._admin.list_topics(topic, timeout=self._request_timeout)
                 info = metadata.topics.get(topic)
                 if info is not None and info.error is None and info.partitions:
-                    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-                    futures = self._admin.list_offsets(
-                        {TopicPartition(topic, p): latest for p in info.partitions},
-                        request_timeout=self._request_timeout,
+                    ends = partition_offsets(
+                        self._admin, topic, info.partitions, LATEST, timeout=self._request_timeout
                     )
-                    return {
-                        (tp.topic, tp.partition): int(future.result().offset)
-                        for tp, future in futures.items()
-                    }
+                    return {(topic, partition): offset for partition, offset in ends.items()}
             except KafkaException:
                 if time.monotonic() > deadline:
                     raise

@@ -42,7 +42,7 @@ _lock = threading.Lock()
 _producers: dict[tuple[int, str], Producer] = {}
 _inherited: list[Producer] = []
 _failures: deque[str] = deque(maxlen=100)
-_exit_timeout: dict[int, float] = {}  # pid -> longest close_timeout of its producers
+_exit_timeout: list[float] = []  # the close_timeout of each producer this process made
 
 
 def _forget_after_fork() -> None:
@@ -61,13 +61,12 @@ def shared_producer(config: dict[str, Any], *, exit_timeout: float) -> Producer:
 
     ``exit_timeout`` is how long this process's exit may wait for its publishes.
     """
-    pid = os.getpid()
-    key = (pid, json.dumps(config, sort_keys=True, default=str))
+    key = (os.getpid(), json.dumps(config, sort_keys=True, default=str))
     with _lock:
-        _exit_timeout[pid] = max(exit_timeout, _exit_timeout.get(pid, 0.0))
         producer = _producers.get(key)
         if producer is None:
             producer = Producer(config)
+            _exit_timeout.append(exit_timeout)
             _producers[key] = producer
         return producer
 
@@ -112,9 +111,9 @@ def flush_before_exit(**_signal_kwargs: Any) -> int:
     Registered with ``atexit`` and Celery's ``worker_process_shutdown`` (which
     passes keyword arguments, ignored here).
     """
-    timeout = _exit_timeout.get(os.getpid())
-    if timeout is None:  # this process never published
+    if not _exit_timeout:  # this process made no producer (the fork hook clears the list)
         return 0
+    timeout = max(_exit_timeout)
     remaining = flush_all(timeout)
     if remaining:
         log.error(

@@ -15,14 +15,9 @@ has already fetched and not finished are not recalled: they run.
 from __future__ import annotations
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
-
-def _offsets(
-    admin: AdminClient, partitions: list[TopicPartition], spec: OffsetSpec, timeout: float
-) -> dict[int, int]:
-    futures = admin.list_offsets(dict.fromkeys(partitions, spec), request_timeout=timeout)
-    return {tp.partition: int(future.result().offset) for tp, future in futures.items()}
+from kelery.common.topics import EARLIEST, LATEST, partition_offsets
 
 
 def _committed(
@@ -43,8 +38,8 @@ def purge_topic(admin: AdminClient, topic: str, group: str, *, timeout: float) -
     if info is None or not info.partitions:
         return 0
     partitions = [TopicPartition(topic, partition) for partition in sorted(info.partitions)]
-    ends = _offsets(admin, partitions, OffsetSpec.latest(), timeout)  # type: ignore[no-untyped-call]
-    starts = _offsets(admin, partitions, OffsetSpec.earliest(), timeout)  # type: ignore[no-untyped-call]
+    ends = partition_offsets(admin, topic, info.partitions, LATEST, timeout=timeout)
+    starts = partition_offsets(admin, topic, info.partitions, EARLIEST, timeout=timeout)
     committed = _committed(admin, group, partitions, timeout)
     waiting = sum(max(0, ends[p] - max(starts[p], committed.get(p, -1))) for p in ends)
     to_delete = [TopicPartition(topic, p, ends[p]) for p in ends if ends[p] > starts[p]]
