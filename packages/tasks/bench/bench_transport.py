@@ -316,13 +316,13 @@ class Side:
             self.noop.apply_async((-1,), queue=self.queue + "-extra")
         self.settle()
 
-    def publish_round(self, queue: str, first: int) -> float:
-        """Publish tasks ``first``.. (TASKS of them) to ``queue``; tasks/s, confirmed."""
+    def publish_round(self, queue: str, first: int, count: int = TASKS) -> float:
+        """Publish tasks ``first``.. (``count`` of them) to ``queue``; tasks/s, confirmed."""
         start = time.perf_counter()
-        for n in range(first, first + TASKS):
+        for n in range(first, first + count):
             self.noop.apply_async((n,), queue=queue)
         self.settle()
-        return TASKS / (time.perf_counter() - start)
+        return count / (time.perf_counter() - start)
 
     def execute(self, samples: int) -> None:
         """One worker runs the queued tasks; then single-task latency on the idle worker."""
