@@ -9,11 +9,14 @@ on the same broker, it measures:
   per message; Redis answers each push). The columns take turns, round by round,
   so a burst of load from elsewhere on the machine hits all of them alike; the
   ratio to the in-memory ceiling is the median of the per-round ratios;
-- execute: one real ``celery worker`` (solo pool) running the 5,000 no-op tasks
-  already queued, timed from the first execution to the last. The in-memory
+- execute: one real ``celery worker`` (solo pool) running 5,000 no-op tasks
+  already queued, timed from the first execution to the last; three rounds, a
+  fresh worker each, the columns taking turns, the median counted. The in-memory
   column runs Celery's own test worker (the same ``WorkController``, solo pool) in
-  this process, since no other process can share an in-memory broker: Celery's
-  cost per task with a transport that costs nothing, the floor under every column;
+  a fresh process that also queues its tasks (``memory_floor.py``), since no other
+  process can share an in-memory broker: Celery's cost per task with a transport
+  that costs nothing, the floor under every column. (The in-memory publish rounds
+  run here, and drop what they queued);
 - latency: publish -> execute of one task at a time on the idle worker;
 - two queues: one solo worker started with ``-Q loaded,idle`` (its queue holds the
   5,000 tasks, the second is empty, as any worker serving several queues has at
@@ -71,6 +74,8 @@ SETTLE_S = 2.0
 EXTRA_BASE = 1_000_000
 PUBLISH_OVER_KOMBU = 2.0  # the issue's: our publish rate over kombu's
 EXECUTE_TARGET = 4.0  # the issue's: our execute rate over kombu's
+EXECUTE_ROUNDS = 3
+EXECUTE_BASE = 3_000_000
 WAIT_S = 900.0
 TWO_QUEUE_WINDOW_S = 30.0
 TWO_QUEUE_BASE = 2_000_000
@@ -103,7 +108,7 @@ class TwoQueueRun:
 class Column:
     kind: str
     publish_rates: list[float] = field(default_factory=list)
-    consume_seconds: float | None = None
+    consume_runs: list[float] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     two_workers_seconds: float | None = None
     two_workers_counts: list[int] = field(default_factory=list)
@@ -113,6 +118,10 @@ class Column:
     @property
     def publish_rate(self) -> float | None:
         return statistics.median(self.publish_rates) if self.publish_rates else None
+
+    @property
+    def consume_seconds(self) -> float | None:
+        return statistics.median(self.consume_runs) if self.consume_runs else None
 
     @property
     def consume_rate(self) -> float | None:
@@ -322,37 +331,78 @@ class Side:
         for n in range(first, first + count):
             self.noop.apply_async((n,), queue=queue)
         self.settle()
-        return count / (time.perf_counter() - start)
-
-    def execute(self, samples: int) -> None:
-        """One worker runs the queued tasks; then single-task latency on the idle worker."""
+        rate = count / (time.perf_counter() - start)
         if self.kind == "memory":
-            self._execute_in_process()
+            # nothing in this process reads them (its worker runs in memory_floor.py), and
+            # rounds of messages left on its heap would slow every column's rounds here
+            with self.app.connection_for_write() as conn:
+                conn.default_channel.queue_purge(queue)
+        return rate
+
+    def execute(self, round_: int, samples: int) -> None:
+        """One worker runs TASKS queued tasks, timed; after the last round, single-task latency.
+
+        Round 0 runs the tasks the first timed publish round queued; each later round
+        queues TASKS more first (numbered from EXECUTE_BASE, untimed).
+        """
+        # the first timed publish round queued tasks 0.. for the first round's worker
+        base = 0 if round_ == 0 and self.kind != "memory" else EXECUTE_BASE + round_ * TASKS
+
+        def mine(n: int) -> bool:
+            return base <= n < base + TASKS
+
+        def all_ran() -> bool:
+            return self.executions.count(mine) >= TASKS
+
+        if self.kind == "memory":
+            self._memory_floor(base, [self.queue])
+            wait_for(all_ran, "the tasks")  # done already: this reads their record
+            self.column.consume_runs.append(self.executions.span(mine))
             return
-        worker = Worker(self.env, self.workdir / f"{self.kind}-worker.log")
+        if round_:
+            for n in range(base, base + TASKS):
+                self.noop.apply_async((n,), queue=self.queue)
+            self.settle()
+        worker = Worker(self.env, self.workdir / f"{self.kind}-worker-{round_}.log")
         try:
-            wait_for(lambda: self.executions.count(is_bench_task) >= TASKS, "the tasks")
-            self.column.consume_seconds = self.executions.span(is_bench_task)
-            say(f"[{self.kind}] latency, {samples} single tasks on the idle worker")
-            for i in range(samples):
-                n = 10_000_000 + i
-                sent = time.time()
-                self.noop.delay(n)
-                wait_for(
-                    lambda n=n: self.executions.count(lambda m: m == n) > 0,
-                    f"task {n}",
-                    timeout=120,
-                )
-                self.column.latencies_ms.append((self.executions.first[n] - sent) * 1000)
+            wait_for(all_ran, "the tasks")
+            self.column.consume_runs.append(self.executions.span(mine))
+            if round_ == EXECUTE_ROUNDS - 1:
+                self._latency(samples)
         finally:
             worker.stop()
 
-    def _execute_in_process(self) -> None:
-        from celery.contrib.testing.worker import start_worker  # noqa: PLC0415
+    def _memory_floor(self, base: int, queues: list[str]) -> None:
+        """Queue TASKS tasks from ``base`` and run them all in ``memory_floor.py``."""
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "memory_floor.py"),
+                "--base",
+                str(base),
+                "--count",
+                str(TASKS),
+                "--queues",
+                ",".join(queues),
+            ],
+            cwd=HERE,
+            env={**os.environ, **self.env, "PYTHONPATH": str(HERE)},
+            check=True,
+            timeout=WAIT_S,
+        )
 
-        with start_worker(self.app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
-            wait_for(lambda: self.executions.count(is_bench_task) >= TASKS, "the tasks")
-        self.column.consume_seconds = self.executions.span(is_bench_task)
+    def _latency(self, samples: int) -> None:
+        say(f"[{self.kind}] latency, {samples} single tasks on the idle worker")
+        for i in range(samples):
+            n = 10_000_000 + i
+            sent = time.time()
+            self.noop.delay(n)
+            wait_for(
+                lambda n=n: self.executions.count(lambda m: m == n) > 0,
+                f"task {n}",
+                timeout=120,
+            )
+            self.column.latencies_ms.append((self.executions.first[n] - sent) * 1000)
 
     def two_queues(self, base: int, label: str, worker_env: dict[str, str] | None = None) -> None:
         """One worker on a queue holding TASKS tasks and an idle queue (``-Q loaded,idle``).
@@ -361,9 +411,10 @@ class Side:
         or TWO_QUEUE_WINDOW_S after its first execution, whichever comes first.
         """
         loaded, idle = f"{self.queue}-loaded-{base}", f"{self.queue}-idle-{base}"
-        for n in range(base, base + TASKS):
-            self.noop.apply_async((n,), queue=loaded)
-        self.settle()
+        if self.kind != "memory":
+            for n in range(base, base + TASKS):
+                self.noop.apply_async((n,), queue=loaded)
+            self.settle()
 
         def mine(n: int) -> bool:
             return base <= n < base + TASKS
@@ -381,16 +432,8 @@ class Side:
             return executed, time.time()
 
         if self.kind == "memory":
-            from celery.contrib.testing.worker import start_worker  # noqa: PLC0415
-
-            with start_worker(
-                self.app,
-                pool="solo",
-                perform_ping_check=False,
-                loglevel="WARNING",
-                queues=[loaded, idle],
-            ):
-                executed, stopped = run_until_done_or_window()
+            self._memory_floor(base, [loaded, idle])
+            executed, stopped = run_until_done_or_window()
         else:
             env = {**self.env, **(worker_env or {})}
             worker = Worker(env, self.workdir / f"{self.kind}-{base}.log", [loaded, idle])
@@ -476,10 +519,13 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         f"One run, one broker. Publish: `apply_async()` of {TASKS:,} tasks until the broker "
         f"confirmed all of them; {WARM_UP_ROUNDS} untimed rounds (the broker's JVM warms up), "
         f"then {ROUNDS} timed rounds, the columns taking turns within each round "
-        "(table: median). Execute: one `celery worker --pool=solo` running those "
-        f"{TASKS:,} no-op tasks (first to last execution); for in-memory, Celery's own test "
-        "worker (same `WorkController`, solo pool) in the benchmark process, which is "
-        "Celery's cost per task over a transport that costs nothing. Latency: publish → "
+        f"(table: median). Execute: one `celery worker --pool=solo` running {TASKS:,} "
+        "queued no-op tasks (first to last execution), started afresh for each of "
+        f"{EXECUTE_ROUNDS} rounds, the columns taking turns (table: median); for in-memory, "
+        "Celery's own test worker (same `WorkController`, solo pool) in a fresh process "
+        "that queued the tasks itself, which is Celery's cost per task over a transport "
+        "that costs nothing. "
+        "Latency: publish → "
         f"execute of a single task on the idle worker ({samples} samples, fewer for kombu's).",
         "",
         "| broker | publish (tasks/s) | execute 5,000 (s) | execute (tasks/s) "
@@ -519,6 +565,18 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         lines.append(
             "| Kelery / in-memory | " + " | ".join(f"{r * 100:.0f}%" for r in round_ratios) + " |"
         )
+    measured = [c for k in KINDS if isinstance(c := columns[k], Column) and c.consume_runs]
+    if measured:
+        lines += [
+            "",
+            f"Execute rounds (tasks/s, {TASKS:,} tasks each), in the order measured:",
+            "",
+            "| side | " + " | ".join(f"round {i + 1}" for i in range(EXECUTE_ROUNDS)) + " |",
+            "|---|" + "---:|" * EXECUTE_ROUNDS,
+        ]
+        for col in measured:
+            rates = " | ".join(fmt(TASKS / t if t > 0 else None) for t in col.consume_runs)
+            lines.append(f"| {LABELS[col.kind]} | {rates} |")
 
     two = [c for k in TWO_WORKER_KINDS if isinstance(c := columns[k], Column)]
     if any(c.two_workers_counts for c in two):
@@ -626,15 +684,15 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
     floor = _ratio(rate_of(memory, "consume_rate"), rate_of(kombu, "consume_rate"))
     if floor is not None:
         verdict = (
-            "no transport under one solo worker on one queue can execute faster than that "
-            "floor, so the one-queue 4x target cannot be met by a transport alone"
+            "with one solo worker on one queue, Celery's own cost per task is most of every "
+            "column's, so the one-queue 4x target cannot be met by a transport alone"
             if floor < EXECUTE_TARGET
             else "the floor leaves room for the 4x target"
         )
         lines += [
             "",
-            f"Celery's own floor (the in-memory worker) executes at {floor:.1f}x kombu's "
-            f"rate in this run: {verdict}.",
+            f"Celery's in-memory worker, whose transport costs nothing, executes at "
+            f"{floor:.1f}x kombu's rate in this run: {verdict}.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -675,10 +733,13 @@ def main() -> int:
                         rate = side.publish_round(side.queue + "-extra", EXTRA_BASE)
                     if round_ >= 0:
                         side.column.publish_rates.append(rate)
-            for kind, side in sides.items():
-                samples = max(5, args.samples // 3) if kind == "kombu" else args.samples
-                say(f"[{kind}] one solo worker executes the queued tasks")
-                side.execute(samples)
+            for round_ in range(EXECUTE_ROUNDS):
+                order = list(sides.values())
+                order = order[round_ % len(order) :] + order[: round_ % len(order)]
+                for side in order:
+                    samples = max(5, args.samples // 3) if side.kind == "kombu" else args.samples
+                    say(f"[{side.kind}] execute round {round_ + 1}: one solo worker")
+                    side.execute(round_, samples)
             for kind, side in sides.items():
                 say(f"[{kind}] one worker reads a loaded queue and an idle one")
                 if kind != "kombu":
