@@ -48,7 +48,10 @@ def _record(tag: str, n: int) -> None:
         out.write(line)
 
 
-@app.task(name="ktt.record")
+# shared=False throughout: the tests load this module once per test, each time under
+# a new name, and shared tasks would attach to every app made later in the same
+# pytest process (the unit tests' apps), where Celery 5.7 warns of duplicate names.
+@app.task(name="ktt.record", shared=False)
 def record(tag: str, n: int, sleep: float = 0.0) -> int:
     """Record one execution (after ``sleep`` seconds)."""
     if sleep:
@@ -57,13 +60,13 @@ def record(tag: str, n: int, sleep: float = 0.0) -> int:
     return n
 
 
-@app.task(name="ktt.poison")
+@app.task(name="ktt.poison", shared=False)
 def poison(tag: str) -> None:
     """Refuse the message for good: Celery rejects it without requeue."""
     raise Reject(f"poison {tag}", requeue=False)
 
 
-@app.task(name="ktt.retry_once", bind=True, max_retries=3)
+@app.task(name="ktt.retry_once", shared=False, bind=True, max_retries=3)
 def retry_once(self: Any, tag: str, n: int) -> int:
     """Fail the first attempt and retry with a countdown; record the attempt that runs."""
     if self.request.retries == 0:
@@ -72,7 +75,7 @@ def retry_once(self: Any, tag: str, n: int) -> int:
     return int(self.request.retries)
 
 
-@app.task(name="ktt.die_once", bind=True)
+@app.task(name="ktt.die_once", shared=False, bind=True)
 def die_once(self: Any, tag: str, n: int) -> int:
     """Kill the pool process on the first delivery; run on the requeued copy."""
     if not (self.request.delivery_info or {}).get("redelivered"):
@@ -81,7 +84,7 @@ def die_once(self: Any, tag: str, n: int) -> int:
     return n
 
 
-@app.task(name="ktt.fail")
+@app.task(name="ktt.fail", shared=False)
 def fail(message: str) -> None:
     """Raise, so the caller's result is a failure."""
     raise ValueError(message)
