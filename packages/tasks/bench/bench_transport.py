@@ -333,8 +333,8 @@ class Side:
         self.settle()
         rate = count / (time.perf_counter() - start)
         if self.kind == "memory":
-            # nothing in this process reads them (its worker runs in memory_floor.py), and
-            # rounds of messages left on its heap would slow every column's rounds here
+            # nothing in this process reads them (its worker runs in memory_floor.py), so
+            # they are dropped rather than kept, round after round, on this process's heap
             with self.app.connection_for_write() as conn:
                 conn.default_channel.queue_purge(queue)
         return rate
