@@ -494,6 +494,17 @@ class Side:
             self.redis.stop()
 
 
+def in_turn(sides: list[Side], round_: int) -> list[Side]:
+    """The sides in this round's order: each round starts one further along."""
+    shift = round_ % len(sides)
+    return sides[shift:] + sides[:shift]
+
+
+def bench_kafka() -> str | None:
+    """The broker ``nox -s bench`` started (or ``KELERY_TEST_KAFKA``), if any."""
+    return os.environ.get("KELERY_BENCH_KAFKA") or os.environ.get("KELERY_TEST_KAFKA")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -702,7 +713,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="where to write the markdown")
     parser.add_argument("--samples", type=int, default=30, help="latency samples per column")
     args = parser.parse_args()
-    bootstrap = os.environ.get("KELERY_BENCH_KAFKA") or os.environ.get("KELERY_TEST_KAFKA")
+    bootstrap = bench_kafka()
     if not bootstrap:
         parser.error("set KELERY_BENCH_KAFKA (or KELERY_TEST_KAFKA) to a Kafka broker")
     columns: dict[str, Column | str] = {}
@@ -722,9 +733,7 @@ def main() -> int:
                 "timed rounds, sides taking turns"
             )
             for round_ in range(-WARM_UP_ROUNDS, ROUNDS):
-                order = list(sides.values())
-                order = order[round_ % len(order) :] + order[: round_ % len(order)]
-                for side in order:
+                for side in in_turn(list(sides.values()), round_):
                     # timed round 1 fills the worker's queue; the others go to a queue
                     # nobody reads, numbered apart so they are never taken for queued ones
                     if round_ == 0:
@@ -734,9 +743,7 @@ def main() -> int:
                     if round_ >= 0:
                         side.column.publish_rates.append(rate)
             for round_ in range(EXECUTE_ROUNDS):
-                order = list(sides.values())
-                order = order[round_ % len(order) :] + order[: round_ % len(order)]
-                for side in order:
+                for side in in_turn(list(sides.values()), round_):
                     samples = max(5, args.samples // 3) if side.kind == "kombu" else args.samples
                     say(f"[{side.kind}] execute round {round_ + 1}: one solo worker")
                     side.execute(round_, samples)

@@ -39,7 +39,15 @@ from kelery.devkit.kafka.ports import free_ports
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_transport import LABELS, PUBLISH_OVER_KOMBU, Side, fmt, say  # noqa: E402
+from bench_transport import (  # noqa: E402
+    LABELS,
+    PUBLISH_OVER_KOMBU,
+    Side,
+    bench_kafka,
+    fmt,
+    in_turn,
+    say,
+)
 
 KINDS = ("kelery", "kombu", "memory")
 TASKS = 2000
@@ -120,9 +128,7 @@ def publish_rounds(sides: dict[str, Side], proxy: Proxy) -> dict[str, Rounds]:
     for side in sides.values():
         side.warm_up()
     for round_ in range(-1, ROUNDS):
-        order = list(sides.values())
-        order = order[round_ % len(order) :] + order[: round_ % len(order)]
-        for side in order:
+        for side in in_turn(list(sides.values()), round_):
             cpu, wall = proxy.cpu_seconds(), time.perf_counter()
             rate = side.publish_round(side.queue, 10_000 * (round_ + 2), TASKS)
             if round_ >= 0:
@@ -193,7 +199,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True, help="where to write the markdown")
     parser.add_argument("--delay-ms", type=float, default=1.0, help="added each way")
     args = parser.parse_args()
-    loopback = os.environ.get("KELERY_BENCH_KAFKA") or os.environ.get("KELERY_TEST_KAFKA")
+    loopback = bench_kafka()
     port, controller, listen = free_ports(3)
     remote = f"127.0.0.1:{listen}"
     proxy = Proxy(listen, port, args.delay_ms)
