@@ -95,7 +95,9 @@ How kombu maps onto Kafka
 * A process's exit waits (up to ``close_timeout``) for its unconfirmed publishes,
   so a script that calls ``task.delay()`` and ends, or a prefork child that is
   recycled, does not take its last tasks down with it; any still unconfirmed
-  then are logged as an error.
+  then are logged as an error. A process done with Kafka before it exits calls
+  :func:`kelery.tasks.transport.producer.close_producers` to flush and drop them.
+* Closing a connection stops its readers, broadcast thread and admin client.
 * Acks commit, per partition, the offset below which every record is acked;
   commits also happen on revoke and close. Unacked records are redelivered
   after a crash or rebalance (at-least-once: a task may run twice, none is lost).

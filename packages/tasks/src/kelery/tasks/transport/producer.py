@@ -17,6 +17,10 @@ it exits: at interpreter exit (``atexit``) and, in a Celery prefork child that
 leaves through ``os._exit``, on ``worker_process_shutdown``. The wait is the
 longest ``close_timeout`` of the transports that made the process's producers;
 what is still unconfirmed after it is logged as an error, counted.
+
+A process done with Kafka before it exits (a test session whose broker is about
+to stop, an application that embeds Celery and shuts it down) calls
+:func:`close_producers`; otherwise the producers live as long as the process.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ _producers: dict[tuple[int, str], Producer] = {}
 _inherited: list[Producer] = []
 _failures: deque[str] = deque(maxlen=100)
 _exit_timeout: list[float] = []  # the close_timeout of each producer this process made
+_generation = [0]  # bumped whenever the cache is emptied (a fork, close_producers)
+
+
+def generation() -> int:
+    """Changes whenever the cached producers are dropped: a holder of one fetches again."""
+    return _generation[0]
 
 
 def _forget_after_fork() -> None:
@@ -51,6 +61,7 @@ def _forget_after_fork() -> None:
     _producers.clear()
     _failures.clear()
     _exit_timeout.clear()
+    _generation[0] += 1
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -102,6 +113,22 @@ def flush_all(timeout: float) -> int:
     deadline = time.monotonic() + timeout
     for producer in producers:
         remaining += producer.flush(max(0.0, deadline - time.monotonic()))
+    return remaining
+
+
+def close_producers(timeout: float) -> int:
+    """Flush this process's producers for up to ``timeout`` s, then drop them.
+
+    Returns how many publishes were still unconfirmed. librdkafka destroys each
+    producer (its threads and broker connections) when the last reference goes;
+    a transport that publishes again afterwards gets a new one.
+    """
+    remaining = flush_all(timeout)
+    with _lock:
+        for key in [key for key in _producers if key[0] == os.getpid()]:
+            del _producers[key]
+        _exit_timeout.clear()
+        _generation[0] += 1
     return remaining
 
 

@@ -32,7 +32,7 @@ from kelery.tasks.transport.channel import Channel
 from kelery.tasks.transport.errors import BrokerUnavailableError, PublishError
 from kelery.tasks.transport.group_reader import GroupReader
 from kelery.tasks.transport.options import check_topic_name, kafka_settings_for, load_options
-from kelery.tasks.transport.producer import flush_all, shared_producer
+from kelery.tasks.transport.producer import flush_all, generation, shared_producer
 from kelery.tasks.transport.purge import purge_topic
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,9 @@ class Transport(virtual.Transport):
         self._channel_cursor = 0
         self._producer: Any = None
         self._queue_topics: dict[str, str] = {}
-        self._producer_pid = 0
+        self._producer_generation = -1
         self._confirming: Any = None
-        self._confirming_pid = 0
+        self._confirming_generation = -1
 
     # -- kombu hooks ------------------------------------------------------------------
     def driver_version(self) -> str:
@@ -144,6 +144,9 @@ class Transport(virtual.Transport):
         hub, self._hub = self._hub, None
         if hub is not None:
             hub.close(self.options.close_timeout)
+        # kombu may reuse this transport after a reconnect; until then a closed
+        # connection keeps no admin client (threads, broker sockets) open
+        self._admin = None
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
         """Deliver one waiting record; wait for one (up to ``timeout``) when none is."""
@@ -206,22 +209,22 @@ class Transport(virtual.Transport):
         Successful deliveries need no Python callback (publishing is fire-and-check);
         failures reach :func:`~kelery.tasks.transport.producer.record_failure`.
         """
-        if self._producer is None or self._producer_pid != os.getpid():
+        if self._producer_generation != generation():  # first use, a fork, close_producers
             self._producer = shared_producer(
                 self._producer_config(**{"delivery.report.only.error": True}),
                 exit_timeout=self.options.close_timeout,
             )
-            self._producer_pid = os.getpid()
+            self._producer_generation = generation()
         return self._producer
 
     @property
     def confirming_producer(self) -> Any:
         """A producer that reports every delivery: confirmed publishes, requeues, DLQ copies."""
-        if self._confirming is None or self._confirming_pid != os.getpid():
+        if self._confirming_generation != generation():
             self._confirming = shared_producer(
                 self._producer_config(), exit_timeout=self.options.close_timeout
             )
-            self._confirming_pid = os.getpid()
+            self._confirming_generation = generation()
         return self._confirming
 
     def new_group_reader(self) -> GroupReader:

@@ -1,0 +1,45 @@
+"""How long the transport's Kafka clients live: shared producers, a connection's admin client."""
+
+from __future__ import annotations
+
+import kombu
+
+from kelery.tasks.transport import Transport
+from kelery.tasks.transport.producer import close_producers, generation, shared_producer
+
+# Nothing listens on port 1 and nothing is produced: no test here needs a broker.
+CONFIG = {"bootstrap.servers": "127.0.0.1:1", "client.id": "kelery-unit"}
+
+
+def test_one_producer_per_config_until_close_producers_drops_them() -> None:
+    first = shared_producer(CONFIG, exit_timeout=1.0)
+    assert shared_producer(dict(CONFIG), exit_timeout=1.0) is first
+    before = generation()
+
+    assert close_producers(1.0) == 0  # nothing was waiting for the broker
+
+    assert generation() != before
+    assert shared_producer(CONFIG, exit_timeout=1.0) is not first
+    close_producers(1.0)
+
+
+def test_a_transport_fetches_a_new_producer_after_close_producers() -> None:
+    transport = kombu.Connection("kelery+kafka://127.0.0.1:1").transport
+    assert isinstance(transport, Transport)
+    first = transport.producer
+    assert transport.producer is first  # held, not looked up per publish
+
+    close_producers(1.0)
+
+    assert transport.producer is not first
+    close_producers(1.0)
+
+
+def test_a_closed_connection_keeps_no_admin_client() -> None:
+    transport = kombu.Connection("kelery+kafka://127.0.0.1:1").transport
+    admin = transport.admin
+    assert transport.admin is admin
+
+    transport.close_connection(None)
+
+    assert transport.admin is not admin  # a new one, made when the reused transport asks
