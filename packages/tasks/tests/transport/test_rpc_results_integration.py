@@ -30,6 +30,7 @@ def rpc_app(transport_env: TransportEnv) -> Iterator[ModuleType]:
         module = transport_env.load_app()
         worker = transport_env.start_worker("rpc")
     yield module
+    module.app.backend.result_consumer.stop()  # its own connection, outside kombu's pools
     module.app.close()
     stop_worker(worker)
 
