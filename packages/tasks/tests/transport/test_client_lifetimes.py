@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import kombu
+import pytest
 
 from kelery.tasks.transport import Transport
 from kelery.tasks.transport.producer import close_producers, generation, shared_producer
@@ -21,6 +24,21 @@ def test_one_producer_per_config_until_close_producers_drops_them() -> None:
     assert generation() != before
     assert shared_producer(CONFIG, exit_timeout=1.0) is not first
     close_producers(1.0)
+
+
+def test_a_producer_with_unconfirmed_publishes_is_kept_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stuck = shared_producer(CONFIG, exit_timeout=1.0)
+    stuck.produce("nowhere", value=b"waits for a broker that is not there")
+
+    with caplog.at_level(logging.ERROR):
+        assert close_producers(0.2) == 1
+
+    assert shared_producer(CONFIG, exit_timeout=1.0) is stuck  # the exit still waits for it
+    assert "1 published message(s) still unconfirmed" in caplog.text
+    stuck.purge()  # give the record up, so that this test process can exit at once
+    assert close_producers(1.0) == 0
 
 
 def test_a_transport_fetches_a_new_producer_after_close_producers() -> None:

@@ -117,18 +117,35 @@ def flush_all(timeout: float) -> int:
 
 
 def close_producers(timeout: float) -> int:
-    """Flush this process's producers for up to ``timeout`` s, then drop them.
+    """Flush this process's producers for up to ``timeout`` s, then drop those done.
 
     Returns how many publishes were still unconfirmed. librdkafka destroys each
-    producer (its threads and broker connections) when the last reference goes;
-    a transport that publishes again afterwards gets a new one.
+    dropped producer (its threads and broker connections) when the last reference
+    goes; a transport that publishes again afterwards gets a new one. A producer
+    still holding unconfirmed publishes is kept, and logged, so that the
+    process's exit waits for them again rather than losing them.
     """
-    remaining = flush_all(timeout)
+    deadline = time.monotonic() + timeout
     with _lock:
-        for key in [key for key in _producers if key[0] == os.getpid()]:
-            del _producers[key]
-        _exit_timeout.clear()
+        mine = [(key, p) for key, p in _producers.items() if key[0] == os.getpid()]
+    remaining = 0
+    for key, producer in mine:
+        left = producer.flush(max(0.0, deadline - time.monotonic()))
+        remaining += left
+        if not left:
+            with _lock:
+                _producers.pop(key, None)
+    with _lock:
+        if not _producers:
+            _exit_timeout.clear()
         _generation[0] += 1
+    if remaining:
+        log.error(
+            "%d published message(s) still unconfirmed by Kafka after %.1f s: their "
+            "producer is kept, and the process's exit waits for them again",
+            remaining,
+            timeout,
+        )
     return remaining
 
 
