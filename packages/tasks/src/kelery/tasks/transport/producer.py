@@ -105,15 +105,17 @@ def raise_failures() -> None:
     )
 
 
+def _flush_own(timeout: float) -> list[tuple[tuple[int, str], int]]:
+    """Flush this process's producers within ``timeout`` in all: (cache key, unconfirmed) each."""
+    with _lock:
+        mine = [(key, p) for key, p in _producers.items() if key[0] == os.getpid()]
+    deadline = time.monotonic() + timeout
+    return [(key, p.flush(max(0.0, deadline - time.monotonic()))) for key, p in mine]
+
+
 def flush_all(timeout: float) -> int:
     """Wait for every pending publish of this process; return how many are unconfirmed."""
-    with _lock:
-        producers = [p for (pid, _), p in _producers.items() if pid == os.getpid()]
-    remaining = 0
-    deadline = time.monotonic() + timeout
-    for producer in producers:
-        remaining += producer.flush(max(0.0, deadline - time.monotonic()))
-    return remaining
+    return sum(left for _, left in _flush_own(timeout))
 
 
 def close_producers(timeout: float) -> int:
@@ -125,17 +127,12 @@ def close_producers(timeout: float) -> int:
     still holding unconfirmed publishes is kept, and logged, so that the
     process's exit waits for them again rather than losing them.
     """
-    deadline = time.monotonic() + timeout
+    flushed = _flush_own(timeout)
+    remaining = sum(left for _, left in flushed)
     with _lock:
-        mine = [(key, p) for key, p in _producers.items() if key[0] == os.getpid()]
-    remaining = 0
-    for key, producer in mine:
-        left = producer.flush(max(0.0, deadline - time.monotonic()))
-        remaining += left
-        if not left:
-            with _lock:
-                _producers.pop(key, None)
-    with _lock:
+        for key, left in flushed:
+            if not left:
+                _producers.pop(key, None)  # unless another close dropped it first
         if not _producers:
             _exit_timeout.clear()
         _generation[0] += 1
