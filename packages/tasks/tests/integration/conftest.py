@@ -58,6 +58,15 @@ class CeleryProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_log(self, needle: str) -> None:
+        """Wait until the log holds `needle`: a process logs some lines after the
+        effect a test observes on Kafka (Celery's trace line follows the task's
+        answer), so reading the log at once would race with the process."""
+        try:
+            _wait_until(lambda: needle in self.log(), f"{needle!r} in {self.name}'s log")
+        except AssertionError as gave_up:
+            raise AssertionError(f"{gave_up}; its log ends:\n{self.log()[-3000:]}") from None
+
     def kill(self) -> None:
         """kill -9: no cleanup, no goodbye to the group."""
         self.process.send_signal(signal.SIGKILL)

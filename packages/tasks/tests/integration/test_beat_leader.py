@@ -106,7 +106,7 @@ def test_only_the_leader_fires_and_others_take_over(tasks_stack, kafka) -> None:
         senders = senders_after(all_alive_from, 5, "5 ticks with three beats alive")
         assert len(senders) == 1, f"two beats fired while all were alive: {fired.seen}"
         first = next(b for b in beats if b.pid in senders)
-        assert "is now the leader" in first.log()
+        first.wait_for_log("is now the leader")
 
         first.kill()
         killed_at = time.time()
@@ -114,7 +114,7 @@ def test_only_the_leader_fires_and_others_take_over(tasks_stack, kafka) -> None:
         assert len(senders) == 1, f"two survivors fired: {fired.seen}"
         second = next(b for b in beats if b.pid in senders)
         assert second is not first
-        assert "is now the leader" in second.log()
+        second.wait_for_log("is now the leader")
 
         second.stop()  # SIGTERM: leaves the group, hands over without waiting for a timeout
         stopped_at = time.time()

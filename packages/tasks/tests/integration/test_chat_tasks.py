@@ -29,7 +29,7 @@ def test_ping_answers_pong_to_the_channel_that_asked(stack) -> None:
     assert (answer.channel_id, answer.in_reply_to) == (CHANNEL, "m-1")
     assert answer.task_id == task_id
     # kelery.common's log format, not Celery's "[time: INFO/MainProcess]": the hook works.
-    assert f"INFO    celery.app.trace: Task kelery.ping[{task_id}]" in stack.processes[0].log()
+    stack.processes[0].wait_for_log(f"INFO    celery.app.trace: Task kelery.ping[{task_id}]")
 
 
 def test_echo_and_help(stack) -> None:
