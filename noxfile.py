@@ -71,7 +71,9 @@ def bench(session: nox.Session) -> None:
     Each script measures its subject and its comparison side by side in the same
     run and writes a markdown fragment; this session only starts the broker,
     runs them, and stitches the fragments under a header describing the machine.
-    Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``).
+    Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``):
+    a subset is written beside the other results in a temporary folder, never over
+    BENCHMARKS.md, which promises that all its figures come from one run.
     """
     _sync(session, "test", "bench")
     scripts = sorted(ROOT.glob("packages/*/bench/bench_*.py"))
@@ -124,8 +126,9 @@ def bench(session: nox.Session) -> None:
         if (out_dir / f"{script.stem}.md").is_file()
     ]
     header = _bench_header(session, f"{broker}, at {bootstrap}")
-    (ROOT / "BENCHMARKS.md").write_text(header + "\n\n".join(fragments) + "\n", encoding="utf-8")
-    session.log("wrote BENCHMARKS.md (%d sections)", len(fragments))
+    target = out_dir / "BENCHMARKS.md" if session.posargs else ROOT / "BENCHMARKS.md"
+    target.write_text(header + "\n\n".join(fragments) + "\n", encoding="utf-8")
+    session.log("wrote %s (%d sections)", target, len(fragments))
     if failed:
         session.error(f"benchmark scripts failed: {', '.join(failed)}")
 
