@@ -71,9 +71,10 @@ def bench(session: nox.Session) -> None:
     Each script measures its subject and its comparison side by side in the same
     run and writes a markdown fragment; this session only starts the broker,
     runs them, and stitches the fragments under a header describing the machine.
-    Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``):
-    a subset is written beside the other results in a temporary folder, never over
-    BENCHMARKS.md, which promises that all its figures come from one run.
+    Pass script name fragments as posargs to run a subset (``nox -s bench -- produce``).
+    BENCHMARKS.md promises every section from one run, so only a complete run (all
+    scripts, none failed) writes it; a subset or a run with a failed script is
+    written to the run's temporary folder instead, and the session says where.
     """
     _sync(session, "test", "bench")
     scripts = sorted(ROOT.glob("packages/*/bench/bench_*.py"))
@@ -126,7 +127,8 @@ def bench(session: nox.Session) -> None:
         if (out_dir / f"{script.stem}.md").is_file()
     ]
     header = _bench_header(session, f"{broker}, at {bootstrap}")
-    target = out_dir / "BENCHMARKS.md" if session.posargs else ROOT / "BENCHMARKS.md"
+    complete = not session.posargs and not failed
+    target = ROOT / "BENCHMARKS.md" if complete else out_dir / "BENCHMARKS.md"
     target.write_text(header + "\n\n".join(fragments) + "\n", encoding="utf-8")
     session.log("wrote %s (%d sections)", target, len(fragments))
     if failed:
