@@ -7,10 +7,20 @@ consumers never auto-commit (callers commit after the work is handed on, which
 is what at-least-once means here). Callers pass ``overrides`` for what is
 genuinely theirs (a group id, a linger); ``KAFKA_EXTRA`` is applied last so an
 operator can always win.
+
+librdkafka's own log lines (a refused connection, a broker gone) would otherwise
+be printed raw to the process's stderr, past Python logging: unformatted, not
+redacted, not leveled, interleaved with a Celery worker's or a CLI's log. Producers
+and consumers therefore get :data:`LIBRDKAFKA_LOG` as their ``logger`` unless the
+caller names another. confluent-kafka hands such lines over in ``poll()`` (or
+``consume()``/``flush()``), which every Kelery producer and consumer calls anyway.
+Admin clients keep librdkafka's stderr output: their calls return futures and never
+poll, so a logger would only hold their lines back.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from kelery.common.redaction import MASK
@@ -24,6 +34,9 @@ CALLBACK_KEYS = frozenset(
     {"error_cb", "stats_cb", "throttle_cb", "oauth_cb", "on_delivery", "on_commit", "logger"}
 )
 """confluent-kafka's Python-side config keys: passed through as named, never dotted."""
+
+LIBRDKAFKA_LOG = logging.getLogger("kelery.librdkafka")
+"""Where librdkafka's messages go for producers and consumers (see the module docstring)."""
 
 
 def _common(kafka: KafkaSettings) -> dict[str, Any]:
@@ -81,6 +94,8 @@ def client_config(kafka: KafkaSettings, role: ClientRole, /, **overrides: Any) -
         config.update(_producer(kafka))
     elif role == "consumer":
         config.update(_consumer(kafka))
+    if role != "admin":
+        config["logger"] = LIBRDKAFKA_LOG
     for key, value in overrides.items():
         dotted = key if "." in key or key in CALLBACK_KEYS else key.replace("_", ".")
         config[dotted] = value

@@ -103,7 +103,7 @@ class Speaker:
     async def run(self) -> None:
         """Run until ``stop`` is set; raises SpeakerFatalError if it cannot go on."""
         kafka = self.settings.kafka
-        admin = AdminClient(client_config(kafka, "admin", logger=_librdkafka_log))
+        admin = AdminClient(client_config(kafka, "admin"))
         try:
             await asyncio.to_thread(ensure_topics, admin, [self._topic, self._dlq_topic])
         except KafkaException as exc:

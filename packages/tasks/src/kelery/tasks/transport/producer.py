@@ -67,12 +67,21 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+def _identity(value: object) -> str:
+    """A config value JSON cannot hold (a callback, a logger), keyed by the object itself.
+
+    Not ``str``: a logger's text carries its current level, which logging setup
+    changes, and one config must keep meaning one producer.
+    """
+    return f"{type(value).__qualname__}@{id(value):x}"
+
+
 def shared_producer(config: dict[str, Any], *, exit_timeout: float) -> Producer:
     """The process's producer for ``config`` (created on first use).
 
     ``exit_timeout`` is how long this process's exit may wait for its publishes.
     """
-    key = (os.getpid(), json.dumps(config, sort_keys=True, default=str))
+    key = (os.getpid(), json.dumps(config, sort_keys=True, default=_identity))
     with _lock:
         producer = _producers.get(key)
         if producer is None:
