@@ -26,6 +26,19 @@ def test_one_producer_per_config_until_close_producers_drops_them() -> None:
     close_producers(1.0)
 
 
+def test_a_config_with_a_logger_keeps_its_producer_when_the_level_changes() -> None:
+    librdkafka = logging.getLogger("kelery.test.lifetimes.librdkafka")
+    config = {**CONFIG, "logger": librdkafka}
+    first = shared_producer(config, exit_timeout=1.0)
+    level = librdkafka.level
+    try:
+        librdkafka.setLevel(logging.DEBUG)  # changes str(librdkafka), not the logger
+        assert shared_producer(dict(config), exit_timeout=1.0) is first
+    finally:
+        librdkafka.setLevel(level)
+        close_producers(1.0)
+
+
 def test_a_producer_with_unconfirmed_publishes_is_kept_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
