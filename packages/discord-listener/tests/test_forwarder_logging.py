@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from kelery.common.kafka_config import LIBRDKAFKA_LOG
 from kelery.common.settings import KafkaSettings
 from kelery.discord_listener.forwarder import Forwarder
 
@@ -25,7 +26,7 @@ def test_librdkafka_log_lines_go_through_python_logging(
     def debugging_producer(config: dict[str, Any]) -> Producer:
         return Producer({**config, "debug": "generic", "client.id": CLIENT_ID})
 
-    with caplog.at_level(logging.DEBUG, logger="kelery.discord_listener.librdkafka"):
+    with caplog.at_level(logging.DEBUG, logger=LIBRDKAFKA_LOG.name):
         forwarder = Forwarder(
             KafkaSettings(bootstrap_servers=["127.0.0.1:1"]),
             "commands",
@@ -33,6 +34,6 @@ def test_librdkafka_log_lines_go_through_python_logging(
         )
         forwarder.service()  # poll(0) serves the queued log lines
         forwarder.close(timeout=0)
-    lines = [r for r in caplog.records if r.name == "kelery.discord_listener.librdkafka"]
+    lines = [r for r in caplog.records if r.name == LIBRDKAFKA_LOG.name]
     assert lines, "no librdkafka line reached Python logging"
     assert CLIENT_ID not in capfd.readouterr().err

@@ -22,9 +22,9 @@ duplicating them. Only a record produced again after a failed delivery report
 (above) can come out of order; holding a whole channel behind it would stall the
 channel for a full delivery timeout, which is worse for a chat than a late line.
 
-librdkafka's own log lines go through Python logging (``kelery.discord_listener.librdkafka``),
-so they get the secret redaction and the JSON format of every other line instead of
-raw stderr.
+librdkafka's own log lines go through Python logging (``kelery.librdkafka``, set by
+``client_config``), so they get the secret redaction and the JSON format of every
+other line instead of raw stderr.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ from kelery.common.schemas import ChatMessage
 from kelery.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
-_librdkafka_log = logging.getLogger("kelery.discord_listener.librdkafka")
-"""librdkafka's own messages, through logging (and its secret redaction) instead of stderr."""
 
 UUID_HEADER = "kelery-uuid"
 
@@ -86,7 +84,7 @@ class Forwarder:
         self.stats = ForwarderStats()
         self._overflow: deque[_Pending] = deque()
         self._in_flight: dict[str, _Pending] = {}
-        self._producer = producer_factory(client_config(kafka, "producer", logger=_librdkafka_log))
+        self._producer = producer_factory(client_config(kafka, "producer"))
 
     @property
     def waiting(self) -> int:

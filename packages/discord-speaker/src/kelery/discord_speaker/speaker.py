@@ -43,8 +43,6 @@ from kelery.discord_speaker.posts import PlannedPost, UndeliverableError, plan_p
 from kelery.discord_speaker.settings import SpeakerSettings
 
 log = logging.getLogger(__name__)
-_librdkafka_log = logging.getLogger("kelery.discord_speaker.librdkafka")
-"""librdkafka's own messages, through logging (and its secret redaction) instead of stderr."""
 
 STAGE = "speaker"
 FIRST_RETRY_SECONDS = 0.5
@@ -113,7 +111,6 @@ class Speaker:
             ) from exc
         overrides: dict[str, Any] = {
             "group.id": self.settings.group_id,
-            "logger": _librdkafka_log,
             "on_commit": self._on_commit,
         }
         if self.settings.instance_id is not None:
@@ -121,7 +118,7 @@ class Speaker:
         # Two workers: a rebalance callback commits from inside a running poll.
         consumer = AIOConsumer(client_config(kafka, "consumer", **overrides), max_workers=2)
         self._consumer = consumer
-        self._producer = Producer(client_config(kafka, "producer", logger=_librdkafka_log))
+        self._producer = Producer(client_config(kafka, "producer"))
         try:
             await consumer.subscribe(
                 [self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke

@@ -243,12 +243,7 @@ def _execute(
 
     stop = GracefulShutdown()
     errors = ErrorWatch(stop)
-    config = client_config(
-        settings.kafka,
-        "producer",
-        error_cb=errors,
-        logger=logging.getLogger("kelery.producer.librdkafka"),
-    )
+    config = client_config(settings.kafka, "producer", error_cb=errors)
     producer = Producer(config)
     check_cluster(
         producer, topic, bootstrap=settings.kafka.bootstrap, timeout=settings.connect_timeout

@@ -55,13 +55,12 @@ kelery-common's ``KafkaSettings`` (``KAFKA_*`` environment, or the
 ``kafka_settings`` option); every client config is built by
 ``kelery.common.kafka_config.client_config``: idempotent producer with
 ``acks=all``, consumers that never auto-commit, librdkafka's own log lines on
-the ``kelery.librdkafka`` logger (so in the worker's log, not raw on stderr). A
-publish waits up to
-``KAFKA_LINGER_MS`` (5 ms by default, as librdkafka's and Kafka's Java client's)
-for companions to share its batch: tasks keyed by id land on every partition, and
-with a 1 ms linger most batches held one record; measured on a 2-core machine,
-that took the broker half as much CPU again per task and publishers about 10 %
-of their rate. Set it lower for the least publish-to-execute latency.
+the ``kelery.librdkafka`` logger (so in the worker's log, not raw on stderr).
+A publish waits up to ``KAFKA_LINGER_MS`` (5 ms by default, as librdkafka's and
+Kafka's Java client's) for companions to share its batch: tasks keyed by id land
+on every partition, and with a 1 ms linger most batches held one record; measured
+on a 2-core machine, that took the broker half as much CPU again per task and
+publishers about 10 % of their rate. Set it lower for the least publish-to-execute latency.
 
 Transport options (``broker_transport_options``)
 ================================================
