@@ -19,7 +19,10 @@ on the same broker, it measures:
   a fresh process that also queues its tasks (``memory_floor.py``), since no other
   process can share an in-memory broker: Celery's cost per task with a transport
   that costs nothing, the floor under every column. (The in-memory publish rounds
-  run here, and drop what they queued);
+  run here, and drop what they queued). Each execution also records its process's
+  CPU time, so each column gets the worker's CPU per task, every thread counted:
+  unlike the rate, that figure hardly moves when other load on the machine takes
+  the CPU away, and over the in-memory column's it is what the transport costs;
 - latency: publish -> execute of one task at a time on the idle worker;
 - two queues: one solo worker started with ``-Q loaded,idle`` (its queue holds the
   5,000 tasks, the second is empty, as any worker serving several queues has at
@@ -113,6 +116,7 @@ class Column:
     kind: str
     publish_rates: list[float] = field(default_factory=list)
     consume_runs: list[float] = field(default_factory=list)
+    consume_cpu: list[float] = field(default_factory=list)  # worker CPU s per task, per round
     latencies_ms: list[float] = field(default_factory=list)
     two_workers_seconds: float | None = None
     two_workers_counts: list[int] = field(default_factory=list)
@@ -134,6 +138,11 @@ class Column:
         return TASKS / self.consume_seconds
 
     @property
+    def cpu_us_per_task(self) -> float | None:
+        """The worker's CPU per task (every thread), median over the execute rounds, in µs."""
+        return statistics.median(self.consume_cpu) * 1e6 if self.consume_cpu else None
+
+    @property
     def two_workers_rate(self) -> float | None:
         if self.two_workers_seconds is None or self.two_workers_seconds <= 0:
             return None
@@ -153,8 +162,9 @@ def free_port() -> int:
 class Executions:
     """The executions a benchmark task recorded in its file, read incrementally.
 
-    Each line is ``<wall time> <task number> <pid>``; the file is tailed rather than
-    re-read, so waiting for 5,000 tasks costs the workers no CPU worth measuring.
+    Each line is ``<wall time> <task number> <pid> <process CPU time>``; the file is
+    tailed rather than re-read, so waiting for 5,000 tasks costs the workers no CPU
+    worth measuring.
     """
 
     def __init__(self, path: Path) -> None:
@@ -162,6 +172,7 @@ class Executions:
         self._offset = 0
         self._partial = b""
         self.first: dict[int, float] = {}
+        self.cpu: dict[int, tuple[str, float]] = {}
         self.by_pid: Counter[str] = Counter()
         self.runs = 0
 
@@ -179,6 +190,8 @@ class Executions:
                 continue
             n = int(parts[1])
             self.first.setdefault(n, float(parts[0]))
+            if len(parts) > 3:
+                self.cpu.setdefault(n, (parts[2].decode(), float(parts[3])))
             if n >= 0:
                 self.runs += 1
                 self.by_pid[parts[2].decode()] += 1
@@ -190,6 +203,17 @@ class Executions:
     def span(self, predicate: Callable[[int], bool]) -> float:
         times = [t for n, t in self.first.items() if predicate(n)]
         return max(times) - min(times)
+
+    def cpu_per_task(self, predicate: Callable[[int], bool]) -> float | None:
+        """CPU seconds the one executing process spent per task, first to last execution.
+
+        None if the tasks ran in more than one process (their CPU clocks differ).
+        """
+        runs = [self.cpu[n] for n in self.first if predicate(n) and n in self.cpu]
+        if len(runs) < 2 or len({pid for pid, _ in runs}) != 1:
+            return None
+        clocks = [clock for _, clock in runs]
+        return (max(clocks) - min(clocks)) / (len(runs) - 1)
 
 
 def is_bench_task(n: int) -> bool:
@@ -359,7 +383,7 @@ class Side:
         if self.kind == "memory":
             self._memory_floor(base, [self.queue])
             wait_for(all_ran, "the tasks")  # done already: this reads their record
-            self.column.consume_runs.append(self.executions.span(mine))
+            self._count_execute(mine)
             return
         for n in range(base, base + TASKS):
             self.noop.apply_async((n,), queue=self.queue)
@@ -367,11 +391,18 @@ class Side:
         worker = Worker(self.env, self.workdir / f"{self.kind}-worker-{round_}.log")
         try:
             wait_for(all_ran, "the tasks")
-            self.column.consume_runs.append(self.executions.span(mine))
+            self._count_execute(mine)
             if round_ == EXECUTE_ROUNDS - 1:
                 self._latency(samples)
         finally:
             worker.stop()
+
+    def _count_execute(self, mine: Callable[[int], bool]) -> None:
+        """Note one execute round's time, and its worker's CPU per task when one process ran it."""
+        self.column.consume_runs.append(self.executions.span(mine))
+        cpu = self.executions.cpu_per_task(mine)
+        if cpu is not None:
+            self.column.consume_cpu.append(cpu)
 
     def _memory_floor(self, base: int, queues: list[str]) -> None:
         """Queue TASKS tasks from ``base`` and run them all in ``memory_floor.py``."""
@@ -540,6 +571,25 @@ def spread(values: list[float], show: Callable[[float], str]) -> str:
     )
 
 
+def cpu_verdict(ours: Column | str, kombu: Column | str, memory: Column | str) -> list[str]:
+    """What the workers' CPU per task says of the one-queue execute target, if measured."""
+    mine, theirs, floor = (rate_of(col, "cpu_us_per_task") for col in (ours, kombu, memory))
+    kombu_rate = rate_of(kombu, "consume_rate")
+    if mine is None or theirs is None or floor is None or not kombu_rate:
+        return []
+    budget = 1e6 / (EXECUTE_TARGET * kombu_rate)
+    return [
+        "",
+        f"Worker CPU per task, one queue: Kelery {mine:,.0f} µs, kombu {theirs:,.0f} µs, "
+        f"Celery's in-memory worker {floor:,.0f} µs. Over the in-memory worker's, Kelery's "
+        f"transport costs {mine - floor:,.0f} µs of CPU per task and kombu's "
+        f"{theirs - floor:,.0f} µs. Executing at {EXECUTE_TARGET:.0f}x kombu's rate means a "
+        f"task every {budget:,.0f} µs, while Celery's own work per task, which a solo worker "
+        f"does on one thread, takes {floor:,.0f} µs of CPU with a transport that costs nothing"
+        + (": more than that budget." if floor > budget else ", within that budget."),
+    ]
+
+
 def render(columns: dict[str, Column | str], samples: int) -> str:
     lines = [
         "## Celery on Kafka: Kelery's transport vs kombu's, Redis, in-memory",
@@ -554,23 +604,26 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         f"{EXECUTE_ROUNDS} rounds, the columns taking turns (table: median); for in-memory, "
         "Celery's own test worker (same `WorkController`, solo pool) in a fresh process "
         "that queued the tasks itself, which is Celery's cost per task over a transport "
-        "that costs nothing. "
+        "that costs nothing. Worker CPU per task: the worker process's CPU time (every "
+        "thread, librdkafka's included) from the first execution to the last, over the "
+        "tasks between (median of rounds). "
         "Latency: publish → "
         f"execute of a single task on the idle worker ({samples} samples, fewer for kombu's).",
         "",
         "| broker | publish (tasks/s) | execute 5,000 (s) | execute (tasks/s) "
-        "| latency p50 (ms) | latency p99 (ms) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| worker CPU per task (µs) | latency p50 (ms) | latency p99 (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for kind in KINDS:
         col = columns[kind]
         if isinstance(col, str):
-            lines.append(f"| {LABELS[kind]} | not measured: {col} | | | | |")
+            lines.append(f"| {LABELS[kind]} | not measured: {col} | | | | | |")
             continue
         lat = col.latencies_ms
         lines.append(
             f"| {LABELS[kind]} | {fmt(col.publish_rate)} | {fmt(col.consume_seconds, 2)} "
-            f"| {fmt(col.consume_rate)} | {fmt(pct(lat, 0.5) if lat else None, 1)} "
+            f"| {fmt(col.consume_rate)} | {fmt(col.cpu_us_per_task)} "
+            f"| {fmt(pct(lat, 0.5) if lat else None, 1)} "
             f"| {fmt(pct(lat, 0.99) if lat else None, 1)} |"
         )
     ours, kombu, memory = columns["kelery"], columns["kombu"], columns["memory"]
@@ -713,6 +766,7 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
             f"(median of per-round ratios): "
             f"{verdict}.",
         ]
+    lines += cpu_verdict(ours, kombu, memory)
     floor = _ratio(rate_of(memory, "consume_rate"), rate_of(kombu, "consume_rate"))
     if floor is not None:
         verdict = (

@@ -3,7 +3,8 @@
 ``KTB_KIND`` picks the broker (``kelery``: our transport; ``kombu``: kombu's
 ``confluentkafka://``; ``redis``; ``memory``), ``KTB_QUEUE`` the queue,
 ``KTB_RECORD`` the file where each execution appends its wall-clock time, the
-task's number and the executing process's pid. With ``KTB_GATE`` set, a worker's
+task's number, the executing process's pid and that process's CPU time so far
+(``time.process_time()``: every thread, librdkafka's included). With ``KTB_GATE`` set, a worker's
 first task marks the worker ready and waits until that file exists.
 ``KTB_KOMBU_WAIT`` sets kombu's ``wait_time_seconds`` (its blocking poll per queue).
 """
@@ -67,7 +68,7 @@ def build(env: dict[str, str]) -> Celery:
             opened.append(True)
         if record:
             with Path(record).open("a", encoding="utf-8") as out:
-                out.write(f"{time.time():.6f} {n} {os.getpid()}\n")
+                out.write(f"{time.time():.6f} {n} {os.getpid()} {time.process_time():.6f}\n")
 
     return app
 
