@@ -581,11 +581,11 @@ def cpu_verdict(ours: Column | str, kombu: Column | str, memory: Column | str) -
     return [
         "",
         f"Worker CPU per task, one queue: Kelery {mine:,.0f} µs, kombu {theirs:,.0f} µs, "
-        f"Celery's in-memory worker {floor:,.0f} µs. Over the in-memory worker's, Kelery's "
-        f"transport costs {mine - floor:,.0f} µs of CPU per task and kombu's "
-        f"{theirs - floor:,.0f} µs. Executing at {EXECUTE_TARGET:.0f}x kombu's rate means a "
-        f"task every {budget:,.0f} µs, while Celery's own work per task, which a solo worker "
-        f"does on one thread, takes {floor:,.0f} µs of CPU with a transport that costs nothing"
+        f"Celery's in-memory worker {floor:,.0f} µs. A Kafka transport's cost is what its "
+        f"worker spends over the in-memory one: {mine - floor:,.0f} µs per task for Kelery's, "
+        f"{theirs - floor:,.0f} µs for kombu's. Executing at {EXECUTE_TARGET:.0f}x kombu's "
+        f"rate means a task every {budget:,.0f} µs, while Celery's own work per task, which "
+        f"a solo worker does on one thread, takes {floor:,.0f} µs of CPU with no broker at all"
         + (": more than that budget." if floor > budget else ", within that budget."),
     ]
 
