@@ -48,7 +48,7 @@ def _record_file(path: str) -> TextIO:
     """The execution record, opened once per process and line-buffered.
 
     Opening and closing the file for every task cost the worker 12 to 17 µs of
-    the 95 µs of CPU a no-op task took on the in-memory floor: the same for every
+    the 94 to 100 µs of CPU a no-op took on the in-memory floor: the same for every
     column, a cost that blurred what the transports themselves cost. One
     ``write`` per line keeps each line whole and in the file at once for the
     benchmark tailing it (a worker killed at any point loses none).
