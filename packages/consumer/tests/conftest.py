@@ -24,17 +24,14 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from kombu import Connection
 
 from kelery.common.contracts import DEFAULT_QUEUE
+from kelery.devkit.waiting import wait_until
 
 WAIT_S = 60.0
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    """Poll ``predicate`` until true; fail naming ``what`` (a guard, not a timed assert)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
+    """The devkit's poll, checking often: a consumer's progress is fast to see."""
+    wait_until(predicate, what, timeout, interval=0.02)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from kelery.common.dlq import ERROR_HEADER, ORIGIN_TOPIC_HEADER, STAGE_HEADER, h
 from kelery.common.kafka_config import client_config
 from kelery.common.schemas import decode_chat_message
 from kelery.common.settings import KafkaSettings
+from kelery.devkit.waiting import wait_until
 from kelery.producer.dead_letters import ORIGIN_INPUT_HEADER
 
 pytestmark = pytest.mark.integration
@@ -92,15 +91,6 @@ def read_all(kafka: str, topic: str) -> list[Message]:
         return records
     finally:
         consumer.close()
-
-
-def wait_for(predicate: Callable[[], bool], what: str, tries: int = 600) -> None:
-    """Poll ``predicate`` (no timed assert: the count is a hang guard)."""
-    for _ in range(tries):
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def values(records: list[Message]) -> list[Any]:
@@ -250,7 +240,7 @@ def test_sigterm_during_forever_flushes_in_flight_and_exits_0(
         env=cli_env(kafka),
     )
     try:
-        wait_for(lambda: _high_watermark(kafka, unique_topic) >= 10, "the first records")
+        wait_until(lambda: _high_watermark(kafka, unique_topic) >= 10, "the first records")
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=HANG_GUARD)
     finally:
@@ -314,7 +304,7 @@ def test_ctrl_c_during_a_finite_run_flushes_and_exits_130(
         env=cli_env(kafka),
     )
     try:
-        wait_for(lambda: _high_watermark(kafka, unique_topic) >= 5, "the first records")
+        wait_until(lambda: _high_watermark(kafka, unique_topic) >= 5, "the first records")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=HANG_GUARD)
     finally:

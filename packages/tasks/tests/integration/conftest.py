@@ -27,20 +27,13 @@ from kelery.common.contracts import REPLY_TO_KWARG, ReplyTo
 from kelery.common.dlq import dlq_topic_for, header_value
 from kelery.common.schemas import SpeakMessage, decode_speak_message
 from kelery.devkit.topics import unique_topic_name
+from kelery.devkit.waiting import wait_until
 from kelery.tasks.context import KeleryApp
 from kelery.tasks.factory import create_app
 from kelery.tasks.settings import TasksSettings
 
 WAIT_S = 90.0  # a safety net against hanging, not a speed claim
 STOP_S = 20.0
-
-
-def _wait_until(done: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -63,7 +56,7 @@ class CeleryProcess:
         effect a test observes on Kafka (Celery's trace line follows the task's
         answer), so reading the log at once would race with the process."""
         try:
-            _wait_until(lambda: needle in self.log(), f"{needle!r} in {self.name}'s log")
+            wait_until(lambda: needle in self.log(), f"{needle!r} in {self.name}'s log", WAIT_S)
         except AssertionError as gave_up:
             raise AssertionError(f"{gave_up}; its log ends:\n{self.log()[-3000:]}") from None
 

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,18 +23,16 @@ from types import ModuleType
 
 import pytest
 
+from kelery.devkit import waiting
+
 HERE = Path(__file__).parent
 APP_MODULE = "kelery_transport_testapp"
 WAIT_S = 120.0  # a safety net against hanging, not a speed claim
 
 
 def wait_until(done: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    """Poll ``done`` until true; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
+    """The devkit's poll, with this folder's longer guard (workers start slowly)."""
+    waiting.wait_until(done, what, timeout, interval=0.1)
 
 
 @dataclass
