@@ -102,6 +102,12 @@ class FakeConsumer:
         self.resume_calls += 1
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}
 
+    def offsets_for_times(
+        self, partitions: list[TopicPartition], timeout: float
+    ) -> list[TopicPartition]:
+        """What resume_fetching asks after a resume to wake the fetcher; unused here."""
+        return partitions
+
     def seek(self, partition: TopicPartition) -> None:
         self.seeks.append((partition.topic, partition.partition, partition.offset))
         self.rewound += [

@@ -668,8 +668,8 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
             f"Two solo workers on {TASKS:,} queued tasks, released together {SETTLE_S:.0f} s "
             f"after both hold a task or the second has had none for {GATE_S:.0f} s (first to "
             "last execution; a task run twice after a rebalance is a duplicate). Held that "
-            "long, a Kelery worker pauses its partitions (its Celery is busy), so its time "
-            "includes refetching after the resume:",
+            "long, a Kelery worker pauses its partitions (its Celery is busy) and resumes "
+            "them when released, as after any long task; its time includes that resume:",
             "",
             "| broker | worker 1 ran | worker 2 ran | duplicates | seconds | tasks/s |",
             "|---|---:|---:|---:|---:|---:|",

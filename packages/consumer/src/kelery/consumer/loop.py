@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from kelery.common.errors import KeleryError
 from kelery.common.offsets import OffsetTracker, PartitionKey
+from kelery.common.resume import resume_fetching
 from kelery.consumer.decide import Decider, Decision
 from kelery.consumer.dispatch import Dispatcher, Done, PublishError
 from kelery.consumer.metrics import ConsumerStats, SummaryReporter
@@ -266,8 +267,7 @@ class ConsumeLoop:
     def _resume(self, keys: set[PartitionKey]) -> None:
         """Resume what was paused and is still ours (a revoked partition is not resumable)."""
         mine = keys & self._state.assigned
-        if mine:
-            self._consumer.resume([TopicPartition(t, p) for t, p in sorted(mine)])
+        resume_fetching(self._consumer, [TopicPartition(t, p) for t, p in sorted(mine)])
 
     def _unpause_leaving(self, partitions: list[TopicPartition]) -> None:
         """Resume partitions as they leave: librdkafka would keep them paused for good.

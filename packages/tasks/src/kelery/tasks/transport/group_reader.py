@@ -13,9 +13,10 @@ partitions over the workers. It runs in its own thread so that
 
 Records are buffered ahead of Celery up to ``max_buffered``; above that the
 thread stops fetching, and if Celery stays stalled it pauses its partitions
-and keeps polling (so the group still sees it alive). librdkafka keeps a pause
-across a rebalance, so after every assignment all partitions are resumed and
-flow control starts afresh. Offsets are committed per
+and keeps polling (so the group still sees it alive), often enough to resume
+as soon as Celery takes a record. librdkafka keeps a pause across a rebalance,
+so after every assignment all partitions are resumed and flow control starts
+afresh. Offsets are committed per
 partition from the :class:`AckTracker`: only below the lowest record not yet
 acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
 are checked in the consumer's ``on_commit`` callback: a partition Kafka refused
@@ -34,6 +35,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from kelery.common.resume import resume_fetching
 from kelery.tasks.transport.acks import AckTracker, Position, TopicPartitionKey
 
 log = logging.getLogger(__name__)
@@ -203,12 +205,12 @@ class GroupReader:
             self._assignment_changed = False
             assignment = self._consumer.assignment()
             if assignment:
-                self._resume(assignment)
+                resume_fetching(self._consumer, assignment)
             self._paused = False
             self._full_since = None
         if len(self._buffer) < self._max_buffered:
             if self._paused:
-                self._resume(self._consumer.assignment())
+                resume_fetching(self._consumer, self._consumer.assignment())
                 self._paused = False
             self._full_since = None
             return True
@@ -220,25 +222,12 @@ class GroupReader:
             self._paused = True
         return self._paused
 
-    def _resume(self, partitions: list[TopicPartition]) -> None:
-        """Resume ``partitions`` and seek each to its position, so fetching restarts at once.
-
-        After a pause librdkafka took a few hundred milliseconds to deliver again
-        (about 250 ms here, against 7 ms with the seek). The position is the offset
-        after the last record handed to this thread, so nothing is skipped or read twice.
-        """
-        consumer = self._consumer
-        consumer.resume(partitions)
-        for tp in consumer.position(partitions):
-            if tp.offset >= 0:  # a partition read from already (a fresh one has no position)
-                try:
-                    consumer.seek(tp)
-                except KafkaException as exc:  # not fetching yet: it starts on its own
-                    log.debug("no seek after resume for %s[%d]: %s", tp.topic, tp.partition, exc)
-
     def _fetch(self) -> None:
         consumer = self._consumer
-        first = consumer.poll(self._poll_timeout)
+        # Paused, the poll only serves callbacks: kept short so the resume comes as
+        # soon as Celery takes a record (a 100 ms poll let a fast worker drain its
+        # buffer to a few dozen records before it).
+        first = consumer.poll(FULL_WAIT_S if self._paused else self._poll_timeout)
         if first is None:
             return
         batch = [first]
