@@ -62,11 +62,8 @@ async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exi
         exited.set()
 
     monkeypatch.setattr(runtime.os, "_exit", fake_exit)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     shutdown = GracefulShutdown(signals=(signal.SIGUSR1,))
-    shutdown.install_on_loop(loop, then=stop.set)
-    try:
+    with shutdown.stop_event() as stop:
         os.kill(os.getpid(), signal.SIGUSR1)
         await stop.wait()
         assert shutdown.requested
@@ -76,8 +73,6 @@ async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exi
         os.kill(os.getpid(), signal.SIGUSR1)
         await exited.wait()
         assert exits == [EXIT_INTERRUPTED]
-    finally:
-        shutdown.remove_from_loop()
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
 
 

@@ -5,9 +5,10 @@
   non-zero exit, instead of a traceback.
 - :class:`GracefulShutdown` turns the first SIGINT/SIGTERM into a flag the main
   loop checks (so in-flight work is flushed and offsets committed); a second
-  signal exits at once, for when flushing hangs. An asyncio program installs
-  the same handling on its loop with :meth:`GracefulShutdown.install_on_loop`,
-  so the handler runs in the loop and may set an ``asyncio.Event``.
+  signal exits at once, for when flushing hangs. An asyncio program gets the
+  same handling on its loop with :meth:`GracefulShutdown.stop_event` (or
+  :meth:`~GracefulShutdown.install_on_loop`), so the handler runs in the loop
+  and may set an ``asyncio.Event``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 
 from kelery.common.errors import KeleryError, SettingsError
@@ -104,6 +106,21 @@ class GracefulShutdown:
         for sig in self._signals:
             loop.add_signal_handler(sig, on_signal, sig)
         self._loop = loop
+
+    @contextmanager
+    def stop_event(self) -> Iterator[asyncio.Event]:
+        """Within a running loop: an ``asyncio.Event`` the first signal sets.
+
+        ``with shutdown.stop_event() as stop: await serve(stop)`` installs the
+        handling on the running loop (:meth:`install_on_loop`) and removes it on
+        the way out, whatever happens in between.
+        """
+        stop = asyncio.Event()
+        self.install_on_loop(asyncio.get_running_loop(), then=stop.set)
+        try:
+            yield stop
+        finally:
+            self.remove_from_loop()
 
     def remove_from_loop(self) -> None:
         """Remove what :meth:`install_on_loop` installed (the default handlers come back)."""

@@ -72,12 +72,8 @@ def _load(args: argparse.Namespace) -> ListenerSettings:
 
 async def _serve(settings: ListenerSettings, shutdown: GracefulShutdown) -> int:
     """Run the bot; the first signal closes the gateway, then flushes; a second exits now."""
-    stop = asyncio.Event()
-    shutdown.install_on_loop(asyncio.get_running_loop(), then=stop.set)
-    try:
+    with shutdown.stop_event() as stop:
         stats = await run_listener_bot(settings, stop)
-    finally:
-        shutdown.remove_from_loop()
     return EXIT_FAILURE if stats.undeliverable else EXIT_OK
 
 

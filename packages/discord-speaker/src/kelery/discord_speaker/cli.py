@@ -60,12 +60,8 @@ def _load(args: argparse.Namespace) -> SpeakerSettings:
 
 async def _serve(settings: SpeakerSettings, shutdown: GracefulShutdown) -> None:
     """Run the bot; signals set ``stop`` through the loop, a second one exits at once."""
-    stop = asyncio.Event()
-    shutdown.install_on_loop(asyncio.get_running_loop(), then=stop.set)
-    try:
+    with shutdown.stop_event() as stop:
         await run_speaker_bot(settings, stop)
-    finally:
-        shutdown.remove_from_loop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
