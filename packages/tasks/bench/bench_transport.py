@@ -43,6 +43,7 @@ markdown fragment to ``--out`` and stdout.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -720,11 +721,14 @@ def render(columns: dict[str, Column | str], samples: int) -> str:
         if ratio is None:
             lines.append(f"| {name} | not measured | — |")
             return
-        # Precise enough that a figure just under its goal never reads as the goal.
+        # Rounded down, so that a figure under its goal never reads as the goal
+        # (1.996x printed as 2.00x beside FAIL).
         if unit == "%":
-            shown = f"{ratio * 100:.1f}%"
+            shown = f"{math.floor(ratio * 1000 + 1e-9) / 10:.1f}%"
+        elif ratio < 10:
+            shown = f"{math.floor(ratio * 100 + 1e-9) / 100:.2f}x"
         else:
-            shown = f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
+            shown = f"{ratio:.1f}x"
         lines.append(f"| {name} | {shown} | {'pass' if ratio >= goal else 'FAIL'} |")
 
     target(
