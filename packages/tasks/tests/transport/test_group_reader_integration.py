@@ -26,6 +26,16 @@ def _wait(done: Callable[[], bool], what: str) -> None:
     wait_until(done, what, WAIT_S)
 
 
+def _drain(reader: GroupReader) -> list[tuple[int, int]]:
+    """Take and ack every record ``reader`` holds: (partition, offset) of each."""
+    taken = []
+    while (item := reader.pop()) is not None:
+        record, position = item
+        taken.append((record.partition() or 0, record.offset() or 0))
+        reader.ack(position)
+    return taken
+
+
 def _produce(kafka: str, topic: str, partitions: int) -> None:
     producer = Producer(client_config(KafkaSettings(bootstrap_servers=kafka), "producer"))
     for n in range(RECORDS):
@@ -73,13 +83,9 @@ def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
     seen: set[tuple[int, int]] = set()
 
     def drain(reader: GroupReader) -> int:
-        count = 0
-        while (item := reader.pop()) is not None:
-            record, position = item
-            seen.add((record.partition() or 0, record.offset() or 0))
-            reader.ack(position)
-            count += 1
-        return count
+        taken = _drain(reader)
+        seen.update(taken)
+        return len(taken)
 
     taken = {"first": 0, "second": 0}
 
@@ -112,10 +118,8 @@ def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
     offsets: defaultdict[int, list[int]] = defaultdict(list)
 
     def everything() -> bool:
-        while (item := reader.pop()) is not None:
-            record, position = item
-            offsets[record.partition() or 0].append(record.offset() or 0)
-            reader.ack(position)
+        for partition, offset in _drain(reader):
+            offsets[partition].append(offset)
         return sum(map(len, offsets.values())) >= RECORDS
 
     _wait(everything, f"all {RECORDS} records")
