@@ -19,6 +19,7 @@ from kelery.tasks.transport.group_reader import PAUSE_AFTER_S, GroupReader
 pytestmark = pytest.mark.integration
 
 RECORDS = 200
+PARTITIONS = 4
 WAIT_S = 60.0  # a safety net against hanging, not a speed claim
 
 
@@ -36,11 +37,15 @@ def _drain(reader: GroupReader) -> list[tuple[int, int]]:
     return taken
 
 
-def _produce(kafka: str, topic: str, partitions: int) -> None:
+@pytest.fixture
+def loaded_topic(kafka: str, topic_factory: Callable[..., str]) -> str:
+    """A fresh topic of PARTITIONS partitions holding RECORDS records, spread evenly."""
+    topic = topic_factory(partitions=PARTITIONS)
     producer = Producer(client_config(KafkaSettings(bootstrap_servers=kafka), "producer"))
     for n in range(RECORDS):
-        producer.produce(topic, value=str(n).encode(), partition=n % partitions)
+        producer.produce(topic, value=str(n).encode(), partition=n % PARTITIONS)
     assert producer.flush(30) == 0
+    return topic
 
 
 @pytest.fixture
@@ -69,17 +74,14 @@ def readers(kafka: str) -> Iterator[Callable[[str], GroupReader]]:
 
 
 def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
-    kafka: str, topic_factory: Callable[..., str], readers: Callable[[str], GroupReader]
+    loaded_topic: str, readers: Callable[[str], GroupReader]
 ) -> None:
     # librdkafka keeps a partition paused across a rebalance that gives it back;
     # a reader that forgot this stopped for good on those partitions.
-    topic = topic_factory(partitions=4)
-    _produce(kafka, topic, 4)
-
-    first = readers(topic)
+    first = readers(loaded_topic)
     # a worker stuck in a long task: the buffer fills, then the partitions are paused
     _wait(lambda: first._paused, "the stalled reader to pause its partitions")
-    second = readers(topic)
+    second = readers(loaded_topic)
     seen: set[tuple[int, int]] = set()
 
     def drain(reader: GroupReader) -> int:
@@ -107,13 +109,11 @@ def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
 
 
 def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
-    kafka: str, topic_factory: Callable[..., str], readers: Callable[[str], GroupReader]
+    loaded_topic: str, readers: Callable[[str], GroupReader]
 ) -> None:
     # Resuming wakes librdkafka's fetcher; whatever does that must neither skip
     # records nor hand one over twice (a seek to a wrong offset would do either).
-    topic = topic_factory(partitions=4)
-    _produce(kafka, topic, 4)
-    reader = readers(topic)
+    reader = readers(loaded_topic)
     _wait(lambda: reader._paused, "the stalled reader to pause its partitions")
     offsets: defaultdict[int, list[int]] = defaultdict(list)
 
@@ -127,6 +127,6 @@ def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
     everything()
     assert not reader._paused
     assert {p: sorted(o) for p, o in offsets.items()} == {
-        p: list(range(RECORDS // 4)) for p in range(4)
+        p: list(range(RECORDS // PARTITIONS)) for p in range(PARTITIONS)
     }
     assert all(o == sorted(o) for o in offsets.values())
