@@ -51,6 +51,27 @@ def test_first_sigterm_sets_the_flag_and_handlers_are_restored() -> None:
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_a_signal_delivered_twice_at_once_is_one_stop_and_a_later_one_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One Ctrl-C reaches the process twice when a wrapper (``uv run`` without a
+    # terminal) forwards what the process group already got.
+    exits: list[int] = []
+    monkeypatch.setattr(runtime.os, "_exit", exits.append)
+    clock = [100.0]
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
+    with GracefulShutdown(signals=(signal.SIGUSR1,), repeat_after_s=1.0) as stop:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert stop.wait(5)
+        clock[0] += 0.2  # uv forwards after 200 ms
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert exits == []
+        assert stop.requested
+        clock[0] += 5.0  # the flush hangs; the person presses Ctrl-C again
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert exits == [EXIT_INTERRUPTED]
+
+
 async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -62,7 +83,7 @@ async def test_on_a_loop_the_first_signal_requests_and_calls_then_the_second_exi
         exited.set()
 
     monkeypatch.setattr(runtime.os, "_exit", fake_exit)
-    shutdown = GracefulShutdown(signals=(signal.SIGUSR1,))
+    shutdown = GracefulShutdown(signals=(signal.SIGUSR1,), repeat_after_s=0)
     with shutdown.stop_event() as stop:
         os.kill(os.getpid(), signal.SIGUSR1)
         await stop.wait()

@@ -5,7 +5,11 @@
   non-zero exit, instead of a traceback.
 - :class:`GracefulShutdown` turns the first SIGINT/SIGTERM into a flag the main
   loop checks (so in-flight work is flushed and offsets committed); a second
-  signal exits at once, for when flushing hangs. An asyncio program gets the
+  signal exits at once, for when flushing hangs. A second one within
+  ``REPEAT_AFTER_S`` of the first counts as the same stop: one Ctrl-C can arrive
+  twice (``uv run`` without a terminal forwards the SIGINT that the process
+  group already received: ``timeout 60 uv run kelery-dev up`` stopped without
+  cleanup until this). An asyncio program gets the
   same handling on its loop with :meth:`GracefulShutdown.stop_event` (or
   :meth:`~GracefulShutdown.install_on_loop`), so the handler runs in the loop
   and may set an ``asyncio.Event``.
@@ -19,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType, TracebackType
@@ -32,6 +37,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+REPEAT_AFTER_S = 1.0
 
 
 def run_main(body: Callable[[], int]) -> int:
@@ -57,10 +63,16 @@ class GracefulShutdown:
     elsewhere this is a plain flag that :meth:`request` sets.
     """
 
-    def __init__(self, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)):
+    def __init__(
+        self,
+        signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+        repeat_after_s: float = REPEAT_AFTER_S,
+    ):
         self.event = threading.Event()
         self.signal_name: str | None = None
         self._signals = signals
+        self._repeat_after_s = repeat_after_s
+        self._requested_at = 0.0
         self._previous: dict[signal.Signals, object] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -71,6 +83,8 @@ class GracefulShutdown:
 
     def request(self, reason: str = "requested") -> None:
         """Ask the loop to stop, as a signal would."""
+        if not self.event.is_set():
+            self._requested_at = time.monotonic()
         self.signal_name = self.signal_name or reason
         self.event.set()
 
@@ -81,6 +95,9 @@ class GracefulShutdown:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if self.event.is_set():
+            if time.monotonic() - self._requested_at < self._repeat_after_s:
+                log.debug("%s again at once: the same stop, delivered twice", name)
+                return
             log.warning("second %s: exiting without cleanup", name)
             os._exit(EXIT_INTERRUPTED)
         log.info("%s received: finishing in-flight work (again to force)", name)
