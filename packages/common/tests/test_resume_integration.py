@@ -58,3 +58,40 @@ def test_a_resumed_consumer_reads_every_record_once_and_in_order(
     finally:
         consumer.close()
     assert dict(offsets) == {p: list(range(PER_PARTITION)) for p in range(PARTITIONS)}
+
+
+def test_resuming_does_not_wait_behind_a_fetch_the_broker_is_holding(
+    kafka: str, topic_factory: Callable[..., str]
+) -> None:
+    # The broker answers one connection's requests in order, and holds a fetch of
+    # idle partitions for fetch.wait.max.ms (3 s here): the wake-up's answer comes
+    # after that fetch's. A worker's consumer thread that waited for it stood idle.
+    settings = KafkaSettings(bootstrap_servers=[kafka])
+    topic = topic_factory(partitions=2)
+    producer = Producer(client_config(settings, "producer"))
+    for n in range(PER_PARTITION):
+        producer.produce(topic, value=str(n).encode(), partition=0)  # partition 1 stays empty
+    assert producer.flush(30) == 0
+    consumer = Consumer(
+        client_config(
+            settings,
+            "consumer",
+            **{"group.id": f"resume-{uuid.uuid4().hex[:8]}", "fetch.wait.max.ms": 3000},
+        )
+    )
+    busy = TopicPartition(topic, 0)
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+        offsets: defaultdict[int, list[int]] = defaultdict(list)
+        _read(consumer, offsets, until=1)
+        consumer.pause([busy])  # now only the empty partition is fetched: held 3 s
+        held_until = time.monotonic() + 0.5
+        while time.monotonic() < held_until:
+            assert consumer.poll(0.05) is None
+        started = time.monotonic()
+        resume_fetching(consumer, [busy])
+        assert time.monotonic() - started < 0.5  # not the held fetch's 3 s (nor 1 s)
+        _read(consumer, offsets, until=PER_PARTITION)
+    finally:
+        consumer.close()
+    assert dict(offsets) == {0: list(range(PER_PARTITION))}

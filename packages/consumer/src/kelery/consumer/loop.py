@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from kelery.common.errors import KeleryError
 from kelery.common.offsets import OffsetTracker, PartitionKey
-from kelery.common.resume import resume_fetching
+from kelery.common.resume import resume_fetching, resume_leaving
 from kelery.consumer.decide import Decider, Decision
 from kelery.consumer.dispatch import Dispatcher, Done, PublishError
 from kelery.consumer.metrics import ConsumerStats, SummaryReporter
@@ -269,18 +269,6 @@ class ConsumeLoop:
         mine = keys & self._state.assigned
         resume_fetching(self._consumer, [TopicPartition(t, p) for t, p in sorted(mine)])
 
-    def _unpause_leaving(self, partitions: list[TopicPartition]) -> None:
-        """Resume partitions as they leave: librdkafka would keep them paused for good.
-
-        A pause outlives a rebalance in librdkafka, so a partition revoked during a
-        publish retry and handed back later would never be fetched again. Inside the
-        revoke callback they are still assigned, so this is the last chance.
-        """
-        try:
-            self._consumer.resume(partitions)
-        except KafkaException as exc:
-            log.warning("could not resume revoked partitions: %s", exc)
-
     def _on_error(self, error: KafkaError, message: Message) -> None:
         if error.code() == KafkaError._PARTITION_EOF:
             topic, partition = message.topic(), message.partition()
@@ -346,7 +334,7 @@ class ConsumeLoop:
         if left:
             log.warning("%d deliveries unconfirmed at revoke; their records will be re-read", left)
         self._commit(only=keys)
-        self._unpause_leaving(partitions)
+        resume_leaving(self._consumer, partitions)
         _, dropped = self._tracker.forget(keys)
         log.info("revoked %s (%d unfinished records left to the next owner)", _names(keys), dropped)
         self._state.assigned -= keys
@@ -355,7 +343,7 @@ class ConsumeLoop:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = {(tp.topic, tp.partition) for tp in partitions}
         self._state.stale |= keys
-        self._unpause_leaving(partitions)
+        resume_leaving(self._consumer, partitions)
         _, dropped = self._tracker.forget(keys)
         log.warning("lost %s without commit (%d unfinished records)", _names(keys), dropped)
         self._state.assigned -= keys

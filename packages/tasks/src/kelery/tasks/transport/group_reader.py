@@ -15,10 +15,10 @@ Records are buffered ahead of Celery up to ``max_buffered``; above that the
 thread stops fetching, and if Celery stays stalled it pauses its partitions
 and keeps polling (so the group still sees it alive), often enough to resume
 as soon as Celery takes a record. librdkafka keeps a pause across a rebalance,
-so after every assignment all partitions are resumed and flow control starts
-afresh. Offsets are committed per
-partition from the :class:`AckTracker`: only below the lowest record not yet
-acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
+so partitions are resumed as they are revoked, and the ones a cooperative
+rebalance keeps are resumed after it; flow control then starts afresh. Offsets
+are committed per partition from the :class:`AckTracker`: only below the lowest
+record not yet acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
 are checked in the consumer's ``on_commit`` callback: a partition Kafka refused
 is un-marked, so the next turn commits it again.
 """
@@ -35,7 +35,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from kelery.common.resume import resume_fetching
+from kelery.common.resume import resume_fetching, resume_leaving
 from kelery.tasks.transport.acks import AckTracker, Position, TopicPartitionKey
 
 log = logging.getLogger(__name__)
@@ -199,12 +199,12 @@ class GroupReader:
         fetching more.
         """
         if self._assignment_changed:
-            # librdkafka keeps a partition paused across a rebalance that hands it back
-            # (and cooperative rebalances keep the ones not moved), so after any change
-            # every partition is resumed and flow control starts afresh.
+            # Partitions leaving are resumed in the revoke callback; those a cooperative
+            # rebalance kept are still paused, so resume them. Flow control starts afresh.
+            # Not otherwise: the wake-up would be a request sent for nothing.
             self._assignment_changed = False
             assignment = self._consumer.assignment()
-            if assignment:
+            if self._paused and assignment:
                 resume_fetching(self._consumer, assignment)
             self._paused = False
             self._full_since = None
@@ -324,6 +324,7 @@ class GroupReader:
         log.info("assigned %d partition(s)", len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        resume_leaving(consumer, partitions)
         keys = {(tp.topic, tp.partition) for tp in partitions}
         final = self.tracker.revoke(keys)
         self._purge(keys)
@@ -335,6 +336,7 @@ class GroupReader:
         log.info("revoked %d partition(s)", len(partitions))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        resume_leaving(consumer, partitions)
         keys = {(tp.topic, tp.partition) for tp in partitions}
         self.tracker.revoke(keys)
         self._purge(keys)
