@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 RECORDS = 200
 PARTITIONS = 4
+MAX_BUFFERED = 5
 WAIT_S = 60.0  # a safety net against hanging, not a speed claim
 
 
@@ -62,7 +63,7 @@ def readers(kafka: str) -> Iterator[Callable[[str], GroupReader]]:
             wake=threading.Event(),
             poll_timeout=0.05,
             commit_interval=0.1,
-            max_buffered=5,
+            max_buffered=MAX_BUFFERED,
         )
         reader.set_topics([topic])
         started.append(reader)
@@ -115,6 +116,7 @@ def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
     # records nor hand one over twice (a seek to a wrong offset would do either).
     reader = readers(loaded_topic)
     _wait(lambda: reader._paused, "the stalled reader to pause its partitions")
+    assert len(reader._buffer) <= MAX_BUFFERED  # fetched ahead: no more than max_buffered
     offsets: defaultdict[int, list[int]] = defaultdict(list)
 
     def everything() -> bool:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Buffered = tuple[Message, Position]
 PAUSE_AFTER_S = 1.0
 FULL_WAIT_S = 0.005
+MAX_BATCH = 500
 
 
 @dataclass
@@ -231,8 +232,9 @@ class GroupReader:
         if first is None:
             return
         batch = [first]
-        if not self._paused:
-            batch.extend(consumer.consume(num_messages=500, timeout=0))
+        room = self._max_buffered - len(self._buffer) - 1
+        if not self._paused and room > 0:
+            batch.extend(consumer.consume(num_messages=min(room, MAX_BATCH), timeout=0))
         accepted = []
         for record in batch:
             error = record.error()
