@@ -16,11 +16,13 @@ thread stops fetching, and if Celery stays stalled it pauses its partitions
 and keeps polling (so the group still sees it alive), often enough to resume
 as soon as Celery takes a record. librdkafka keeps a pause across a rebalance,
 so partitions are resumed as they are revoked, and the ones a cooperative
-rebalance keeps are resumed after it; flow control then starts afresh. Offsets
-are committed per partition from the :class:`AckTracker`: only below the lowest
-record not yet acked, every ``commit_interval``, on revoke and on close. Asynchronous commits
-are checked in the consumer's ``on_commit`` callback: a partition Kafka refused
-is un-marked, so the next turn commits it again.
+rebalance keeps are resumed after it; flow control then starts afresh.
+
+Offsets are committed per partition from the :class:`AckTracker`: only below
+the lowest record not yet acked, every ``commit_interval``, on revoke and on
+close. Asynchronous commits are checked in the consumer's ``on_commit``
+callback: a partition Kafka refused is un-marked, so the next turn commits it
+again.
 """
 
 from __future__ import annotations
