@@ -21,6 +21,21 @@ PARTITIONS = 3
 PER_PARTITION = 40
 
 
+def _load(kafka: str, topic: str, partitions: list[int]) -> KafkaSettings:
+    """PER_PARTITION records in each of ``partitions`` of ``topic``; the settings used."""
+    settings = KafkaSettings(bootstrap_servers=[kafka])
+    producer = Producer(client_config(settings, "producer"))
+    for n in range(len(partitions) * PER_PARTITION):
+        producer.produce(topic, value=str(n).encode(), partition=partitions[n % len(partitions)])
+    assert producer.flush(30) == 0
+    return settings
+
+
+def _consumer(settings: KafkaSettings, **config: object) -> Consumer:
+    group = f"resume-{uuid.uuid4().hex[:8]}"
+    return Consumer(client_config(settings, "consumer", **{"group.id": group, **config}))
+
+
 def _read(consumer: Consumer, offsets: defaultdict[int, list[int]], until: int) -> None:
     def enough() -> bool:
         for record in consumer.consume(num_messages=10, timeout=0.1):
@@ -34,15 +49,8 @@ def _read(consumer: Consumer, offsets: defaultdict[int, list[int]], until: int) 
 def test_a_resumed_consumer_reads_every_record_once_and_in_order(
     kafka: str, topic_factory: Callable[..., str]
 ) -> None:
-    settings = KafkaSettings(bootstrap_servers=[kafka])
     topic = topic_factory(partitions=PARTITIONS)
-    producer = Producer(client_config(settings, "producer"))
-    for n in range(PARTITIONS * PER_PARTITION):
-        producer.produce(topic, value=str(n).encode(), partition=n % PARTITIONS)
-    assert producer.flush(30) == 0
-    consumer = Consumer(
-        client_config(settings, "consumer", **{"group.id": f"resume-{uuid.uuid4().hex[:8]}"})
-    )
+    consumer = _consumer(_load(kafka, topic, list(range(PARTITIONS))))
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
         offsets: defaultdict[int, list[int]] = defaultdict(list)
@@ -66,19 +74,9 @@ def test_resuming_does_not_wait_behind_a_fetch_the_broker_is_holding(
     # The broker answers one connection's requests in order, and holds a fetch of
     # idle partitions for fetch.wait.max.ms (3 s here): the wake-up's answer comes
     # after that fetch's. A worker's consumer thread that waited for it stood idle.
-    settings = KafkaSettings(bootstrap_servers=[kafka])
     topic = topic_factory(partitions=2)
-    producer = Producer(client_config(settings, "producer"))
-    for n in range(PER_PARTITION):
-        producer.produce(topic, value=str(n).encode(), partition=0)  # partition 1 stays empty
-    assert producer.flush(30) == 0
-    consumer = Consumer(
-        client_config(
-            settings,
-            "consumer",
-            **{"group.id": f"resume-{uuid.uuid4().hex[:8]}", "fetch.wait.max.ms": 3000},
-        )
-    )
+    settings = _load(kafka, topic, [0])  # partition 1 stays empty
+    consumer = _consumer(settings, **{"fetch.wait.max.ms": 3000})
     busy = TopicPartition(topic, 0)
     try:
         consumer.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.integration
 RECORDS = 200
 PARTITIONS = 4
 MAX_BUFFERED = 5
-WAIT_S = 60.0  # a safety net against hanging, not a speed claim
-
-
-def _wait(done: Callable[[], bool], what: str) -> None:
-    wait_until(done, what, WAIT_S)
 
 
 def _drain(reader: GroupReader) -> list[tuple[int, int]]:
@@ -81,7 +76,7 @@ def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
     # a reader that forgot this stopped for good on those partitions.
     first = readers(loaded_topic)
     # a worker stuck in a long task: the buffer fills, then the partitions are paused
-    _wait(lambda: first._paused, "the stalled reader to pause its partitions")
+    wait_until(lambda: first._paused, "the stalled reader to pause its partitions")
     second = readers(loaded_topic)
     seen: set[tuple[int, int]] = set()
 
@@ -96,7 +91,7 @@ def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
         taken["second"] += drain(second)
         return taken["second"] > 0
 
-    _wait(second_has_some, "the second reader's share")
+    wait_until(second_has_some, "the second reader's share")
     time.sleep(PAUSE_AFTER_S)  # the rebalance is over: the first reader holds its new share
 
     def everything() -> bool:
@@ -104,7 +99,7 @@ def test_a_reader_paused_by_a_stalled_worker_resumes_after_a_rebalance(
         taken["second"] += drain(second)
         return len(seen) == RECORDS
 
-    _wait(everything, f"all {RECORDS} records (seen {len(seen)}, taken {taken})")
+    wait_until(everything, f"all {RECORDS} records (seen {len(seen)}, taken {taken})")
     assert taken["first"] > 0
     assert taken["second"] > 0
 
@@ -115,7 +110,7 @@ def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
     # Resuming wakes librdkafka's fetcher; whatever does that must neither skip
     # records nor hand one over twice (a seek to a wrong offset would do either).
     reader = readers(loaded_topic)
-    _wait(lambda: reader._paused, "the stalled reader to pause its partitions")
+    wait_until(lambda: reader._paused, "the stalled reader to pause its partitions")
     assert len(reader._buffer) <= MAX_BUFFERED  # fetched ahead: no more than max_buffered
     offsets: defaultdict[int, list[int]] = defaultdict(list)
 
@@ -124,7 +119,7 @@ def test_a_paused_reader_resumes_where_it_stopped_in_every_partition(
             offsets[partition].append(offset)
         return sum(map(len, offsets.values())) >= RECORDS
 
-    _wait(everything, f"all {RECORDS} records")
+    wait_until(everything, f"all {RECORDS} records")
     time.sleep(0.5)  # a record handed over twice would arrive now
     everything()
     assert not reader._paused
