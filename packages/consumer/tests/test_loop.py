@@ -53,7 +53,10 @@ def record(partition: int, offset: int, content: str) -> FakeMessage:
 
 @dataclass
 class FakeConsumer:
-    """Returns ``batches`` one per ``consume()`` call, then nothing; records every request.
+    """Returns ``batches`` one per read, then nothing; records every request.
+
+    A read is what ``poll_batch`` does: ``poll()`` takes the next batch and returns
+    its first record, the ``consume()`` after it the rest.
 
     A scripted batch is returned even for paused partitions (as records fetched before
     a pause, or of a partition assigned during one, may be); a record put back with
@@ -63,28 +66,34 @@ class FakeConsumer:
     batches: list[list[FakeMessage]]
     partitions: tuple[int, ...] = (0,)
     fail_commits: int = 0
-    consume_calls: int = 0
+    reads: int = 0
     commits: list[dict[tuple[str, int], int]] = field(default_factory=list)
     paused: set[tuple[str, int]] = field(default_factory=set)
     pause_calls: int = 0
     resume_calls: int = 0
     seeks: list[tuple[str, int, int]] = field(default_factory=list)
     watermark_kwargs: list[dict[str, Any]] = field(default_factory=list)
-    on_consume: Callable[[FakeConsumer], None] | None = None
+    on_read: Callable[[FakeConsumer], None] | None = None
     rewound: list[FakeMessage] = field(default_factory=list)
     delivered: list[FakeMessage] = field(default_factory=list)
+    unread: list[FakeMessage] = field(default_factory=list)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         callbacks["on_assign"](self, [TopicPartition(TOPIC, p) for p in self.partitions])
 
-    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
-        self.consume_calls += 1
-        if self.on_consume is not None:
-            self.on_consume(self)
+    def poll(self, timeout: float) -> FakeMessage | None:
+        self.reads += 1
+        if self.on_read is not None:
+            self.on_read(self)
         again = [m for m in self.rewound if (TOPIC, m.partition()) not in self.paused]
         self.rewound = [m for m in self.rewound if m not in again]
         batch = again + (self.batches.pop(0) if self.batches else [])
         self.delivered += batch
+        self.unread = batch[1:]
+        return batch[0] if batch else None
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        batch, self.unread = self.unread[:num_messages], self.unread[num_messages:]
         return batch
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> list[TopicPartition]:
@@ -163,7 +172,7 @@ class FakeDispatcher:
 
 
 class StopAfter:
-    """Asks to stop once the consumer was called ``calls`` times (and ``until`` holds).
+    """Asks to stop once the consumer was read ``calls`` times (and ``until`` holds).
 
     Notes the commits made before the stop, to tell them from the shutdown commit.
     """
@@ -178,7 +187,7 @@ class StopAfter:
 
     @property
     def requested(self) -> bool:
-        if self._consumer.consume_calls >= self._calls and self._until():
+        if self._consumer.reads >= self._calls and self._until():
             if self.commits_before_stop is None:
                 self.commits_before_stop = list(self._consumer.commits)
             return True
@@ -210,9 +219,9 @@ def test_a_reply_confirmed_after_the_last_read_is_committed_without_new_input() 
     dispatcher = FakeDispatcher()
 
     def confirm_later(c: FakeConsumer) -> None:
-        dispatcher.confirm_on_poll = c.consume_calls >= 3  # two ticks after the read
+        dispatcher.confirm_on_poll = c.reads >= 3  # two ticks after the read
 
-    consumer.on_consume = confirm_later
+    consumer.on_read = confirm_later
     stop = StopAfter(consumer, calls=6)
     make_loop(consumer, dispatcher).run(stop)
     assert stop.commits_before_stop is not None
@@ -236,13 +245,13 @@ def test_a_publish_retry_keeps_polling_with_the_partitions_paused(
     original = dispatcher.dispatch
 
     def dispatch(decision: Decision, rec: Any, done: Done) -> None:
-        calls_at_send.append(consumer.consume_calls)
+        calls_at_send.append(consumer.reads)
         original(decision, rec, done)
 
     dispatcher.dispatch = dispatch  # type: ignore[method-assign]
     stop = StopAfter(consumer, calls=1, until=lambda: len(dispatcher.sent) == 2)
     make_loop(consumer, dispatcher).run(stop)
-    # consume() ran between the failed attempts, so the group still sees a live member
+    # the loop polled between the failed attempts, so the group still sees a live member
     assert calls_at_send[0] < calls_at_send[1] < calls_at_send[2]
     assert consumer.pause_calls >= 1
     assert consumer.resume_calls >= 1

@@ -9,8 +9,12 @@ shutdown. A ``kill -9`` therefore replays at most the records after the last
 commit, and a reply confirmed after the last read is committed on the next tick,
 not only when new input arrives.
 
+Records are read with :func:`kelery.common.batches.poll_batch`: a lone record
+is handed over as it arrives, a backlog in batches (``consume()`` alone held a
+single record for its whole timeout).
+
 While a failed task publish is retried, the loop pauses its partitions and keeps
-calling ``consume()`` between attempts: a Celery broker outage may last longer
+polling between attempts: a Celery broker outage may last longer
 than ``max.poll.interval.ms``, and a consumer that stops polling that long is
 evicted from its group (its partitions then go to another member mid-retry).
 """
@@ -25,6 +29,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from kelery.common.batches import poll_batch
 from kelery.common.errors import KeleryError
 from kelery.common.offsets import OffsetTracker, PartitionKey
 from kelery.common.resume import resume_fetching, resume_leaving
@@ -137,8 +142,8 @@ class ConsumeLoop:
             )
             log.info("consuming %s", ", ".join(self._options.topics))
             while not stop.requested and not self._finished():
-                messages = self._consumer.consume(
-                    num_messages=self._batch_size(), timeout=self._options.poll_timeout_s
+                messages = poll_batch(
+                    self._consumer, self._batch_size(), self._options.poll_timeout_s
                 )
                 self._state.stale.clear()
                 for message in messages:
@@ -223,9 +228,9 @@ class ConsumeLoop:
             self._resume(paused)
 
     def _wait_in_group(self, delay: float, stop: StopFlag, paused: set[PartitionKey]) -> bool:
-        """Wait ``delay`` s calling ``consume()`` on paused partitions; True if a stop came.
+        """Wait ``delay`` s polling the paused partitions; True if a stop came.
 
-        ``consume()`` is what tells Kafka this member is alive (``max.poll.interval.ms``)
+        Polling is what tells Kafka this member is alive (``max.poll.interval.ms``)
         and what runs rebalance callbacks; delivery reports and commits go on too. A
         record it still returns (a partition assigned meanwhile, or fetched before the
         pause) is put back with ``seek()`` and its partition paused, so it is read again
@@ -236,9 +241,8 @@ class ConsumeLoop:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            messages = self._consumer.consume(
-                num_messages=self._options.poll_batch,
-                timeout=min(left, self._options.poll_timeout_s),
+            messages = poll_batch(
+                self._consumer, self._options.poll_batch, min(left, self._options.poll_timeout_s)
             )
             rewind: dict[PartitionKey, int] = {}
             for message in messages:

@@ -51,7 +51,10 @@ class ConsumerSettings(KeleryBaseSettings):
         default=30.0, gt=0, description="Seconds between info-level summary lines."
     )
     consumer_poll_batch: int = Field(
-        default=500, ge=1, le=100_000, description="Records fetched per consume() call."
+        default=500,
+        ge=1,
+        le=100_000,
+        description="The most records read per poll (a lone record is not held back).",
     )
     consumer_startup_timeout_s: float = Field(
         default=15.0, gt=0, description="How long to wait for Kafka at start before failing."

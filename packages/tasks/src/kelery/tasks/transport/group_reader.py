@@ -37,6 +37,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from kelery.common.batches import poll_batch
 from kelery.common.resume import resume_fetching, resume_leaving
 from kelery.tasks.transport.acks import AckTracker, Position, TopicPartitionKey
 
@@ -230,13 +231,11 @@ class GroupReader:
         # Paused, the poll only serves callbacks: kept short so the resume comes as
         # soon as Celery takes a record (a 100 ms poll let a fast worker drain its
         # buffer to a few dozen records before it).
-        first = consumer.poll(FULL_WAIT_S if self._paused else self._poll_timeout)
-        if first is None:
-            return
-        batch = [first]
-        room = self._max_buffered - len(self._buffer) - 1
-        if not self._paused and room > 0:
-            batch.extend(consumer.consume(num_messages=min(room, MAX_BATCH), timeout=0))
+        if self._paused:
+            batch = poll_batch(consumer, 1, FULL_WAIT_S)
+        else:
+            room = self._max_buffered - len(self._buffer)
+            batch = poll_batch(consumer, max(1, min(room, MAX_BATCH)), self._poll_timeout)
         accepted = []
         for record in batch:
             error = record.error()
