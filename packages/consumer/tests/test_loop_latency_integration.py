@@ -19,37 +19,28 @@ from kelery.common.kafka_config import client_config
 from kelery.common.schemas import ChatMessage
 from kelery.common.settings import KafkaSettings
 from kelery.consumer.decide import Decider, Decision
-from kelery.consumer.dispatch import Done
+from kelery.consumer.dispatch import Done, DryRunDispatcher
 from kelery.consumer.loop import ConsumeLoop, LoopOptions
+from kelery.consumer.metrics import ConsumerStats
 from kelery.consumer.routing import RoutingTable
 
 from .conftest import produce, wait_for
 
 pytestmark = pytest.mark.integration
 
-POLL_TIMEOUT_S = 5.0
+POLL_TIMEOUT_S = 3.0
 
 
-class _TimingDispatcher:
-    """Notes when each record was dispatched; every record counts as handed on at once."""
-
-    fatal: str | None = None
+class _TimingDispatcher(DryRunDispatcher):
+    """kelery-consume's ``--dry-run`` dispatcher, noting when each record was dispatched."""
 
     def __init__(self) -> None:
+        super().__init__(ConsumerStats(), out=None)
         self.dispatched: list[float] = []
 
     def dispatch(self, decision: Decision, record: Message, done: Done) -> None:
         self.dispatched.append(time.monotonic())
-        done()
-
-    def poll(self) -> None:
-        return None
-
-    def flush(self, timeout: float) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
+        super().dispatch(decision, record, done)
 
 
 class _Stop:
