@@ -1,8 +1,9 @@
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
-from kelery.common.kafka_config import client_config, redacted
+from kelery.common.kafka_config import awaited_producer, client_config, redacted
 from kelery.common.settings import KafkaSettings
 
 
@@ -55,3 +56,24 @@ def test_operator_extra_wins_and_weaker_acks_drop_idempotence() -> None:
     assert config["linger.ms"] == 50
     assert config["acks"] == "1"
     assert config["enable.idempotence"] is False
+
+
+def test_an_awaited_producer_does_not_linger_by_default() -> None:
+    settings = _settings()
+    assert settings.linger_ms == 5.0  # every other producer keeps librdkafka's 5 ms
+    config = client_config(settings, "producer", **awaited_producer(settings))
+    assert config["linger.ms"] == 0
+
+
+def test_an_awaited_producer_keeps_a_linger_the_operator_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_LINGER_MS", "20")
+    settings = KafkaSettings()
+    assert awaited_producer(settings) == {}
+    assert client_config(settings, "producer", **awaited_producer(settings))["linger.ms"] == 20
+
+
+def test_kafka_extra_wins_over_an_awaited_producer() -> None:
+    settings = _settings(extra={"linger.ms": 2})
+    assert client_config(settings, "producer", **awaited_producer(settings))["linger.ms"] == 2

@@ -14,7 +14,7 @@ What is measured, in one run:
   process).
 - the comparison: the same number of ChatMessages produced straight to another
   fresh topic by a plain confluent-kafka producer in this process (same
-  ``client_config``, so the same linger and acks), at the same rate, received by
+  config as the forwarder's, so the same linger and acks), at the same rate, received by
   the same kind of consumer. That is the Kafka floor; the difference is what the
   fake gateway, nextcord and the listener add.
 
@@ -38,11 +38,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from kelery.common.kafka_config import client_config
+from kelery.common.kafka_config import awaited_producer, client_config
 from kelery.common.schemas import ChatMessage, decode_chat_message
 from kelery.common.settings import KafkaSettings
 from kelery.devkit.fake_discord import FakeDiscord, running_fake_discord
@@ -172,11 +173,16 @@ def bench_listener(
     )
 
 
+def producer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The librdkafka config the listener's forwarder produces with (the floor's too)."""
+    return client_config(kafka, "producer", **awaited_producer(kafka))
+
+
 def bench_bare_kafka(
     kafka: KafkaSettings, topic: str, count: int, interval: float, warmup: int
 ) -> Result:
     arrivals = Arrivals(kafka, topic)
-    producer = Producer(client_config(kafka, "producer"))
+    producer = Producer(producer_config(kafka))
 
     def produce(content: str) -> None:
         chat = ChatMessage(content=content, channel_id="1", source="bench")
@@ -229,7 +235,8 @@ def render(listener: Result, bare: Result, count: int, rate: float, kafka: Kafka
         "",
         f"{count} user messages injected into the devkit's fake Discord at {rate:.0f}/s; "
         "the real `kelery-discord-listener` (separate process, default settings: "
-        f"linger.ms={kafka.linger_ms:g}, acks={kafka.acks}, idempotent) forwards each to a "
+        f"linger.ms={producer_config(kafka)['linger.ms']:g}, acks={kafka.acks}, idempotent) "
+        "forwards each to a "
         "one-partition commands topic. Latency = a consumer in the bench process receiving "
         "the record minus the moment just before the message was injected. Beside it, the "
         "same count of ChatMessages produced straight to Kafka with the same client config "

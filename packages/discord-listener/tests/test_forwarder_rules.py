@@ -68,6 +68,12 @@ def test_producer_config_is_idempotent_acks_all() -> None:
     assert producer.config["acks"] == "all"
 
 
+def test_producer_sends_each_message_at_once() -> None:
+    # someone waits on every chat message: librdkafka's 5 ms linger would only add to that
+    _, producer = _forwarder()
+    assert producer.config["linger.ms"] == 0
+
+
 def test_full_queue_spills_to_overflow_in_order_and_drains() -> None:
     forwarder, producer = _forwarder(overflow_limit=10)
     producer.room = 2

@@ -36,3 +36,12 @@ def test_the_task_rejects_with_requeue_only_when_a_retry_can_succeed(
     with pytest.raises(Reject) as info:
         app.tasks[CHAT_TASKS["ping"]].on_success("pong", "t-1", (), {})
     assert info.value.requeue is retriable
+
+
+def test_the_answer_producer_does_not_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every answer is waited for before the task returns: a linger would add to every task
+    made: list[dict[str, object]] = []
+    monkeypatch.setattr("kelery.tasks.publisher.Producer", made.append)
+    _ = ProcessProducer(NOWHERE).producer
+    assert made[0]["linger.ms"] == 0
+    assert made[0]["enable.idempotence"] is True

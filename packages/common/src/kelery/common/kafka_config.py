@@ -106,6 +106,19 @@ def client_config(kafka: KafkaSettings, role: ClientRole, /, **overrides: Any) -
     return config
 
 
+def awaited_producer(kafka: KafkaSettings) -> dict[str, Any]:
+    """Overrides for a producer whose every record someone waits for: no linger.
+
+    ``linger.ms`` holds a record back to fill a batch. A producer that waits for
+    each record's delivery report (a task's answer: the task returns only once it
+    is confirmed), or whose records each stand for a person waiting (a chat
+    message forwarded to the commands topic), gains nothing from the batch and
+    pays the wait on every record: 5 ms by default. Bursts still batch: records
+    queue behind the requests in flight. ``KAFKA_LINGER_MS``, when set, still wins.
+    """
+    return {} if "linger_ms" in kafka.model_fields_set else {"linger.ms": 0}
+
+
 def redacted(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` that is safe to log: secret values masked."""
     return {key: MASK if key in _SECRET_KEYS else value for key, value in config.items()}

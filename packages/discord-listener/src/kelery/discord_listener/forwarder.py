@@ -1,7 +1,8 @@
 """Hand ChatMessages to Kafka without ever blocking the bot's event loop.
 
 ``produce`` only enqueues in librdkafka (idempotent, ``acks=all``, from
-``client_config``); delivery reports are served by :meth:`Forwarder.service`,
+``client_config``; no linger, because someone is waiting on every message, see
+``awaited_producer``); delivery reports are served by :meth:`Forwarder.service`,
 which the bot calls every few milliseconds with ``poll(0)``. Nothing here waits
 on the network except :meth:`Forwarder.close` at shutdown.
 
@@ -38,7 +39,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from kelery.common.kafka_config import client_config
+from kelery.common.kafka_config import awaited_producer, client_config
 from kelery.common.schemas import ChatMessage
 from kelery.common.settings import KafkaSettings
 
@@ -84,7 +85,9 @@ class Forwarder:
         self.stats = ForwarderStats()
         self._overflow: deque[_Pending] = deque()
         self._in_flight: dict[str, _Pending] = {}
-        self._producer = producer_factory(client_config(kafka, "producer"))
+        self._producer = producer_factory(
+            client_config(kafka, "producer", **awaited_producer(kafka))
+        )
 
     @property
     def waiting(self) -> int:

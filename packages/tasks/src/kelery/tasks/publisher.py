@@ -4,7 +4,9 @@ librdkafka producers do not survive ``fork``: the prefork pool's children must
 each make their own, after the fork. :class:`ProcessProducer` creates it on
 first use and remembers the pid it was made in, so a forked child never reuses
 its parent's handle. It is idempotent with ``acks=all`` (from
-:func:`~kelery.common.kafka_config.client_config`).
+:func:`~kelery.common.kafka_config.client_config`) and does not linger
+(:func:`~kelery.common.kafka_config.awaited_producer`): every record is waited
+for, so a 5 ms linger would add 5 ms to every task.
 
 Every record it writes is waited for (:meth:`ProcessProducer.produce_and_wait`):
 tasks are acked late, so a task may return only once its answer or count is
@@ -22,7 +24,7 @@ import threading
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from kelery.common.kafka_config import client_config
+from kelery.common.kafka_config import awaited_producer, client_config
 from kelery.common.schemas import SpeakMessage
 from kelery.common.settings import KafkaSettings
 from kelery.tasks.transport.producer import produce, wait_delivered
@@ -59,7 +61,9 @@ class ProcessProducer:
         """This process's producer, created on first use (after any fork)."""
         with self._lock:
             if self._producer is None or self._pid != os.getpid():
-                self._producer = Producer(client_config(self._kafka, "producer"))
+                self._producer = Producer(
+                    client_config(self._kafka, "producer", **awaited_producer(self._kafka))
+                )
                 self._pid = os.getpid()
             return self._producer
 
