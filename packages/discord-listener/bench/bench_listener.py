@@ -38,16 +38,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from kelery.common.kafka_config import awaited_producer, client_config
+from kelery.common.kafka_config import client_config
 from kelery.common.schemas import ChatMessage, decode_chat_message
 from kelery.common.settings import KafkaSettings
 from kelery.devkit.fake_discord import FakeDiscord, running_fake_discord
 from kelery.devkit.topics import unique_topic_name
+from kelery.discord_listener.forwarder import producer_config
 
 TARGET_P50_MS = 20.0
 TARGET_P99_MS = 100.0
@@ -173,11 +173,6 @@ def bench_listener(
     )
 
 
-def producer_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """The librdkafka config the listener's forwarder produces with (the floor's too)."""
-    return client_config(kafka, "producer", **awaited_producer(kafka))
-
-
 def bench_bare_kafka(
     kafka: KafkaSettings, topic: str, count: int, interval: float, warmup: int
 ) -> Result:
@@ -236,11 +231,11 @@ def render(listener: Result, bare: Result, count: int, rate: float, kafka: Kafka
         f"{count} user messages injected into the devkit's fake Discord at {rate:.0f}/s; "
         "the real `kelery-discord-listener` (separate process, default settings: "
         f"linger.ms={producer_config(kafka)['linger.ms']:g}, acks={kafka.acks}, idempotent) "
-        "forwards each to a "
-        "one-partition commands topic. Latency = a consumer in the bench process receiving "
-        "the record minus the moment just before the message was injected. Beside it, the "
-        "same count of ChatMessages produced straight to Kafka with the same client config "
-        "(the floor the listener sits on). Warm-up messages are not counted.",
+        "forwards each to a one-partition commands topic. Latency = a consumer in the bench "
+        "process receiving the record minus the moment just before the message was "
+        "injected. Beside it, the same count of ChatMessages produced straight to Kafka "
+        "with the same client config (the floor the listener sits on). Warm-up messages "
+        "are not counted.",
         "",
         "| path | messages | p50 (ms) | p99 (ms) | max (ms) | target | result |",
         "|---|---:|---:|---:|---:|---|---|",

@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 UUID_HEADER = "kelery-uuid"
 
 
+def producer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """The forwarder's librdkafka config: the shared one, sending each message at once."""
+    return client_config(kafka, "producer", **awaited_producer(kafka))
+
+
 @dataclass
 class ForwarderStats:
     """Counters a test, a log line or a health check reads."""
@@ -85,9 +90,7 @@ class Forwarder:
         self.stats = ForwarderStats()
         self._overflow: deque[_Pending] = deque()
         self._in_flight: dict[str, _Pending] = {}
-        self._producer = producer_factory(
-            client_config(kafka, "producer", **awaited_producer(kafka))
-        )
+        self._producer = producer_factory(producer_config(kafka))
 
     @property
     def waiting(self) -> int:
